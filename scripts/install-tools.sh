@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs the pinned third-party tools smartpapers needs into a cache outside the
+# repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
+#
+#   scripts/install-tools.sh [uv] [elasticmq] [ferretdb] [helm] [prometheus] [all]
+#
+# Each tool is installed only when missing. Prints nothing but progress lines to stderr.
+set -euo pipefail
+
+CACHE="${SMARTPAPERS_CACHE:-$HOME/.cache/smartpapers}"
+BIN="$CACHE/bin"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Pinned versions (bump here only; the README's "Pinned tools" table mirrors this list).
+UV_VERSION="0.13.9"
+ELASTICMQ_VERSION="1.7.1"
+FERRETDB_VERSION="v1.24.2"
+HELM_VERSION="v4.3.1"
+
+mkdir -p "$BIN"
+log() { echo "[install-tools] $*" >&2; }
+
+need_go() {
+  command -v go >/dev/null || { log "ERROR: Go toolchain not found (needed for $1); install Go >= 1.24"; exit 1; }
+}
+
+install_uv() {
+  if [ -x "$BIN/uv" ] && "$BIN/uv" --version | grep -q "$UV_VERSION"; then return; fi
+  log "uv $UV_VERSION -> $CACHE/uv-venv"
+  python3 -m venv "$CACHE/uv-venv"
+  "$CACHE/uv-venv/bin/pip" install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  ln -sf "$CACHE/uv-venv/bin/uv" "$BIN/uv"
+}
+
+install_elasticmq() {
+  local dir="$CACHE/elasticmq-$ELASTICMQ_VERSION"
+  if [ -f "$dir/.complete" ]; then return; fi
+  command -v java >/dev/null || { log "ERROR: java not found (needed for ElasticMQ); install a JRE >= 11"; exit 1; }
+  command -v mvn >/dev/null || { log "ERROR: mvn not found (needed to fetch ElasticMQ from Maven Central)"; exit 1; }
+  log "ElasticMQ $ELASTICMQ_VERSION (Maven Central) -> $dir"
+  rm -rf "$dir"; mkdir -p "$dir/lib"
+  mvn -q -B -f "$ROOT/deploy/local/elasticmq/pom.xml" \
+    -Delasticmq.version="$ELASTICMQ_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib"
+  touch "$dir/.complete"
+}
+
+install_ferretdb() {
+  if [ -x "$BIN/ferretdb" ] && "$BIN/ferretdb" --version 2>/dev/null | grep -q "${FERRETDB_VERSION#v}"; then return; fi
+  need_go FerretDB
+  log "FerretDB $FERRETDB_VERSION (go install; takes a few minutes the first time)"
+  GOBIN="$BIN" GOFLAGS=-trimpath go install "github.com/FerretDB/FerretDB/cmd/ferretdb@$FERRETDB_VERSION"
+}
+
+install_helm() {
+  if [ -x "$BIN/helm" ] && "$BIN/helm" version --short 2>/dev/null | grep -q "$HELM_VERSION"; then return; fi
+  need_go helm
+  log "helm $HELM_VERSION (go install)"
+  GOBIN="$BIN" go install -ldflags "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+}
+
+install_prometheus() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return; fi
+  log "prometheus + promtool (apt)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(all)
+for t in "${tools[@]}"; do
+  case "$t" in
+    uv) install_uv ;;
+    elasticmq) install_elasticmq ;;
+    ferretdb) install_ferretdb ;;
+    helm) install_helm ;;
+    prometheus) install_prometheus ;;
+    all) install_uv; install_elasticmq; install_ferretdb; install_helm; install_prometheus ;;
+    *) log "unknown tool: $t"; exit 2 ;;
+  esac
+done
