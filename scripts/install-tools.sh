@@ -46,10 +46,16 @@ install_elasticmq() {
 }
 
 install_ferretdb() {
-  if [ -x "$BIN/ferretdb" ] && "$BIN/ferretdb" --version 2>/dev/null | grep -q "${FERRETDB_VERSION#v}"; then return; fi
+  # FerretDB v1 through its embeddable package (deploy/local/ferretdb/main.go): the plain
+  # `go install .../cmd/ferretdb@v1.24.2` binary panics at start-up (see that file).
+  local stamp="$CACHE/ferretdb-$FERRETDB_VERSION.stamp"
+  local src="$ROOT/deploy/local/ferretdb"
+  local want; want="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+  if [ -x "$BIN/smartpapers-ferretdb" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
   need_go FerretDB
-  log "FerretDB $FERRETDB_VERSION (go install; takes a few minutes the first time)"
-  GOBIN="$BIN" GOFLAGS=-trimpath go install "github.com/FerretDB/FerretDB/cmd/ferretdb@$FERRETDB_VERSION"
+  log "FerretDB $FERRETDB_VERSION (go build of the embeddable package; a few minutes the first time)"
+  (cd "$src" && GOFLAGS="-trimpath -mod=readonly" go build -o "$BIN/smartpapers-ferretdb" .)
+  echo "$want" > "$stamp"
 }
 
 install_helm() {

@@ -1,0 +1,21 @@
+"""Prometheus metrics used by both services (DESIGN §8: prefix ``smartpapers_``, base units,
+no ids in labels). Service-specific metrics live in each service's ``metrics`` module."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, disable_created_metrics
+
+# the *_created series double the number of series and no dashboard reads them
+disable_created_metrics()
+
+SQS_REQUESTS = Counter(
+    "smartpapers_sqs_requests",
+    "SQS API requests sent, by operation (the SQS bill: divide by accepted submissions).",
+    ["operation"],
+)
+
+PAPER_CACHE_REQUESTS = Counter(
+    "smartpapers_paper_cache_requests",
+    "Paper look-ups served from the in-process cache (hit) or MongoDB (miss).",
+    ["result"],
+)

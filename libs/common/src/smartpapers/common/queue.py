@@ -1,0 +1,193 @@
+"""SQS adapter: one place that talks to SQS (AWS or an emulator), counts every request in
+``smartpapers_sqs_requests_total`` and turns botocore errors into QueueUnavailableError."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smartpapers.common.errors import InvalidMessageError, QueueUnavailableError
+from smartpapers.common.metrics import SQS_REQUESTS
+from smartpapers.common.models import QueueMessage
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.client import SQSClient
+else:
+    SQSClient = Any
+
+__all__ = [
+    "MAX_BATCH",
+    "SQSClient",
+    "ReceivedMessage",
+    "SqsQueue",
+    "decode_job_message",
+    "encode_job_message",
+    "open_sqs_client",
+    "sqs_errors",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 10
+
+
+def encode_job_message(job_id: str) -> str:
+    return json.dumps({"jobId": job_id, "v": 1}, separators=(",", ":"))
+
+
+def decode_job_message(body: str) -> str:
+    try:
+        return QueueMessage.model_validate_json(body).job_id
+    except ValueError as e:
+        raise InvalidMessageError(f"not a job message: {body[:200]!r}") from e
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_timestamp_ms: int
+
+
+@asynccontextmanager
+async def sqs_errors(operation: str, *, count: bool = True) -> AsyncIterator[None]:
+    if count:
+        SQS_REQUESTS.labels(operation=operation).inc()
+    try:
+        yield
+    except (BotoCoreError, ClientError, OSError) as e:
+        raise QueueUnavailableError(f"SQS {operation} failed: {e}") from e
+
+
+@asynccontextmanager
+async def open_sqs_client(
+    *, region: str, endpoint_url: str | None, max_pool_connections: int = 50
+) -> AsyncIterator[SQSClient]:
+    """An aiobotocore SQS client; credentials come from the standard AWS chain."""
+    config = AioConfig(
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=max_pool_connections,
+        connect_timeout=5,
+        read_timeout=30,  # > WaitTimeSeconds 20
+    )
+    session = aioboto3.Session()
+    async with session.client(
+        "sqs", region_name=region, endpoint_url=endpoint_url, config=config
+    ) as client:
+        yield client
+
+
+class SqsQueue:
+    """One queue (main or DLQ). Batches are capped at SQS's limit of 10 entries."""
+
+    def __init__(self, *, client: SQSClient, url: str) -> None:
+        self.client = client
+        self.url = url
+
+    async def send_job_ids(self, job_ids: Sequence[str]) -> list[str]:
+        """SendMessageBatch; returns the jobIds that were NOT sent."""
+        failed: list[str] = []
+        for start in range(0, len(job_ids), MAX_BATCH):
+            chunk = job_ids[start : start + MAX_BATCH]
+            try:
+                async with sqs_errors("SendMessageBatch"):
+                    resp = await self.client.send_message_batch(
+                        QueueUrl=self.url,
+                        Entries=[
+                            {"Id": str(i), "MessageBody": encode_job_message(job_id)}
+                            for i, job_id in enumerate(chunk)
+                        ],
+                    )
+            except QueueUnavailableError as e:
+                logger.warning("SendMessageBatch failed for %d jobs: %s", len(chunk), e)
+                failed.extend(chunk)
+                continue
+            failed.extend(chunk[int(f["Id"])] for f in resp.get("Failed", []))
+        return failed
+
+    async def receive(
+        self,
+        *,
+        max_messages: int = MAX_BATCH,
+        wait_seconds: int = 20,
+        visibility_timeout: int | None = None,
+    ) -> list[ReceivedMessage]:
+        kwargs: dict[str, Any] = {}
+        if visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = visibility_timeout
+        async with sqs_errors("ReceiveMessage"):
+            resp = await self.client.receive_message(
+                QueueUrl=self.url,
+                MaxNumberOfMessages=max_messages,
+                WaitTimeSeconds=wait_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                **kwargs,
+            )
+        return [
+            ReceivedMessage(
+                message_id=m["MessageId"],
+                receipt_handle=m["ReceiptHandle"],
+                body=m.get("Body", ""),
+                receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+                sent_timestamp_ms=int(m.get("Attributes", {}).get("SentTimestamp", "0")),
+            )
+            for m in resp.get("Messages", [])
+        ]
+
+    async def delete(self, receipt_handles: Sequence[str]) -> int:
+        """DeleteMessageBatch; returns how many deletions failed (they will be redelivered
+        and acknowledged again, which is harmless)."""
+        failed = 0
+        for start in range(0, len(receipt_handles), MAX_BATCH):
+            chunk = receipt_handles[start : start + MAX_BATCH]
+            async with sqs_errors("DeleteMessageBatch"):
+                resp = await self.client.delete_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+                )
+            failed += len(resp.get("Failed", []))
+        return failed
+
+    async def change_visibility(self, entries: Sequence[tuple[str, int]]) -> int:
+        """ChangeMessageVisibilityBatch with (receipt handle, seconds) pairs."""
+        failed = 0
+        for start in range(0, len(entries), MAX_BATCH):
+            chunk = entries[start : start + MAX_BATCH]
+            async with sqs_errors("ChangeMessageVisibilityBatch"):
+                resp = await self.client.change_message_visibility_batch(
+                    QueueUrl=self.url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": s}
+                        for i, (h, s) in enumerate(chunk)
+                    ],
+                )
+            failed += len(resp.get("Failed", []))
+        return failed
+
+    async def depth(self) -> dict[str, int]:
+        """visible / inflight / delayed message counts."""
+        async with sqs_errors("GetQueueAttributes"):
+            resp = await self.client.get_queue_attributes(
+                QueueUrl=self.url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )
+        attrs = resp.get("Attributes", {})
+        return {
+            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "inflight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        }

@@ -1,0 +1,230 @@
+"""MongoDB repositories: papers, submission jobs and submissions.
+
+Job status only moves by compare-and-set on ``status`` (and ``leaseOwner`` while
+processing), so concurrent or repeated deliveries of one message have a single effect.
+Every driver error surfaces as :class:`StorageUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from smartpapers.common.errors import (
+    IdempotencyConflictError,
+    PaperExistsError,
+    PaperNotFoundError,
+    StorageUnavailableError,
+)
+from smartpapers.common.models import JobResult, JobStatus, JobView, Paper
+from smartpapers.common.mongo import JOBS, PAPERS, SUBMISSIONS, Document
+from smartpapers.common.timeutil import as_utc
+
+SUBMISSION_NAMESPACE = uuid.UUID("5b1c2f0e-7f38-4c1e-9a57-2d4f3f1f6a11")
+
+
+def submission_id_for(job_id: str) -> str:
+    """The submission written for a job has an id derived from the jobId, so a repeated
+    write after a crash collides on ``_id`` instead of creating a second submission."""
+    return str(uuid.uuid5(SUBMISSION_NAMESPACE, job_id))
+
+
+@asynccontextmanager
+async def storage_errors(action: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except DuplicateKeyError:
+        raise
+    except PyMongoError as e:
+        raise StorageUnavailableError(f"MongoDB {action} failed: {e}") from e
+
+
+class PaperRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._papers: AsyncCollection[Document] = db[PAPERS]
+
+    async def insert(self, paper: Paper) -> None:
+        try:
+            async with storage_errors("insert paper"):
+                await self._papers.insert_one(paper.to_document())
+        except DuplicateKeyError as e:
+            raise PaperExistsError(paper.paper_id) from e
+
+    async def get(self, paper_id: str) -> Paper:
+        async with storage_errors("read paper"):
+            doc = await self._papers.find_one({"_id": paper_id})
+        if doc is None:
+            raise PaperNotFoundError(paper_id)
+        return Paper.from_document(doc)
+
+
+def job_view(doc: Document) -> JobView:
+    result = doc.get("result")
+    return JobView(
+        job_id=doc["_id"],
+        status=JobStatus(doc["status"]),
+        result=JobResult.model_validate(result) if result else None,
+        error=doc.get("error"),
+        attempts=doc.get("attempts", 0),
+        created_at=doc["createdAt"],
+        started_at=as_utc(doc.get("startedAt")),
+        completed_at=as_utc(doc.get("completedAt")),
+    )
+
+
+class JobRepository:
+    """The ``submission_jobs`` collection: the source of truth and the outbox."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._jobs: AsyncCollection[Document] = db[JOBS]
+
+    async def insert(self, doc: Document) -> str:
+        """Store a new job; with an idempotency key, return the id of the job stored before
+        for the same key and request hash (or raise on a different hash)."""
+        try:
+            async with storage_errors("insert job"):
+                await self._jobs.insert_one(doc)
+            return str(doc["_id"])
+        except DuplicateKeyError as e:
+            key = doc.get("idempotencyKey")
+            if key is None:
+                raise StorageUnavailableError(f"job id collision: {e}") from e
+            async with storage_errors("read idempotent job"):
+                existing = await self._jobs.find_one({"idempotencyKey": key}, {"requestHash": 1})
+            if existing is None:  # the earlier job vanished between the two calls
+                raise StorageUnavailableError("idempotent job disappeared") from e
+            if existing.get("requestHash") != doc.get("requestHash"):
+                raise IdempotencyConflictError(key) from e
+            return str(existing["_id"])
+
+    async def get(self, job_id: str) -> Document | None:
+        async with storage_errors("read job"):
+            return await self._jobs.find_one({"_id": job_id})
+
+    async def get_many(self, job_ids: Sequence[str]) -> list[Document]:
+        async with storage_errors("read jobs"):
+            return await self._jobs.find({"_id": {"$in": list(job_ids)}}).to_list()
+
+    async def mark_enqueued(self, job_ids: Sequence[str]) -> None:
+        async with storage_errors("mark jobs enqueued"):
+            await self._jobs.update_many(
+                {"_id": {"$in": list(job_ids)}}, {"$set": {"enqueued": True}}
+            )
+
+    async def claim(
+        self, job_id: str, *, owner: str, now: datetime, lease: timedelta
+    ) -> Document | None:
+        """queued → processing (or take over an expired lease). Returns the claimed job, or
+        None when another worker holds it or it is already final."""
+        async with storage_errors("claim job"):
+            return await self._jobs.find_one_and_update(
+                {
+                    "_id": job_id,
+                    "$or": [
+                        {"status": JobStatus.QUEUED.value},
+                        {"status": JobStatus.PROCESSING.value, "leaseUntil": {"$lt": now}},
+                    ],
+                },
+                {
+                    "$set": {
+                        "status": JobStatus.PROCESSING.value,
+                        "leaseOwner": owner,
+                        "leaseUntil": now + lease,
+                        "updatedAt": now,
+                    },
+                    "$min": {"startedAt": now},
+                    "$inc": {"attempts": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+
+    async def extend_lease(self, job_id: str, *, owner: str, until: datetime) -> bool:
+        async with storage_errors("extend lease"):
+            res = await self._jobs.update_one(
+                {"_id": job_id, "status": JobStatus.PROCESSING.value, "leaseOwner": owner},
+                {"$set": {"leaseUntil": until}},
+            )
+        return res.modified_count == 1
+
+    async def finish(
+        self,
+        job_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        result: JobResult | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """processing → completed (with ``result``) or failed (with ``error``), only while
+        this worker still holds the lease. Returns False when it no longer does."""
+        status = JobStatus.COMPLETED if result is not None else JobStatus.FAILED
+        update: dict[str, Any] = {
+            "status": status.value,
+            "completedAt": now,
+            "updatedAt": now,
+            "result": result.model_dump(by_alias=True) if result else None,
+            "error": error,
+        }
+        async with storage_errors("finish job"):
+            res = await self._jobs.update_one(
+                {"_id": job_id, "status": JobStatus.PROCESSING.value, "leaseOwner": owner},
+                {"$set": update, "$unset": {"leaseOwner": "", "leaseUntil": ""}},
+            )
+        return res.modified_count == 1
+
+    async def release(self, job_id: str, *, owner: str, now: datetime) -> bool:
+        """processing → queued without counting an attempt (graceful shutdown)."""
+        async with storage_errors("release job"):
+            res = await self._jobs.update_one(
+                {"_id": job_id, "status": JobStatus.PROCESSING.value, "leaseOwner": owner},
+                {
+                    "$set": {"status": JobStatus.QUEUED.value, "updatedAt": now},
+                    "$unset": {"leaseOwner": "", "leaseUntil": ""},
+                    "$inc": {"attempts": -1},
+                },
+            )
+        return res.modified_count == 1
+
+    async def fail_unclaimed(self, job_id: str, *, now: datetime, error: str) -> bool:
+        """queued → failed (a job that can never be processed, e.g. attempts exhausted)."""
+        async with storage_errors("fail job"):
+            res = await self._jobs.update_one(
+                {"_id": job_id, "status": {"$in": [JobStatus.QUEUED.value]}},
+                {
+                    "$set": {
+                        "status": JobStatus.FAILED.value,
+                        "error": error,
+                        "completedAt": now,
+                        "updatedAt": now,
+                    }
+                },
+            )
+        return res.modified_count == 1
+
+
+class SubmissionRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._submissions: AsyncCollection[Document] = db[SUBMISSIONS]
+
+    async def store(self, doc: Document) -> str:
+        """Insert the graded submission of a job once. A second write for the same job (a
+        redelivery after a crash) is a no-op that returns the existing submission's id."""
+        submission_id = submission_id_for(str(doc["jobId"]))
+        try:
+            async with storage_errors("store submission"):
+                await self._submissions.insert_one({**doc, "_id": submission_id})
+        except DuplicateKeyError:
+            pass
+        return submission_id
+
+    async def count_for_job(self, job_id: str) -> int:
+        async with storage_errors("count submissions"):
+            return await self._submissions.count_documents({"jobId": job_id})

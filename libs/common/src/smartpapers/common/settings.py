@@ -1,0 +1,38 @@
+"""Settings shared by every smartpapers process (env prefix ``SMARTPAPERS_``).
+
+Each service subclasses :class:`CommonSettings` and builds its settings once at start-up.
+AWS credentials are never settings: they come from the standard AWS chain (IRSA / EKS Pod
+Identity in a cluster, ``AWS_ACCESS_KEY_ID`` for emulators).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTPAPERS_", extra="ignore", frozen=True)
+
+    mongo_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
+    mongo_db: str = "smartpapers"
+    mongo_timeout_ms: int = Field(default=5_000, ge=100)
+    mongo_max_pool_size: int = Field(default=100, ge=1)
+
+    aws_region: str = "us-east-1"
+    sqs_endpoint_url: str | None = Field(
+        default=None, description="Only for emulators such as ElasticMQ; unset on AWS."
+    )
+    sqs_queue_url: str
+    sqs_dlq_url: str | None = None
+
+    connect_attempts: int = Field(default=10, ge=1, description="Start-up connect attempts")
+    paper_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    max_attempts: int = Field(
+        default=5, ge=1, description="Processing attempts before a job is marked failed"
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"

@@ -1,0 +1,34 @@
+"""``smartpapers-api``: one uvicorn process serving the API."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from smartpapers.api.app import create_app
+from smartpapers.api.settings import Settings
+from smartpapers.common.logging import configure_logging
+
+logger = logging.getLogger(__name__)
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format, service="api")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        timeout_graceful_shutdown=settings.api_graceful_timeout_seconds,
+        limit_concurrency=settings.api_limit_concurrency,
+        backlog=4096,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; the lifespan opens and closes
+every client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from smartpapers.api.errors import install_error_handlers
+from smartpapers.api.limits import BodySizeLimitMiddleware
+from smartpapers.api.metrics import HTTP_LATENCY_BUCKETS
+from smartpapers.api.queue_metrics import export_queue_depth
+from smartpapers.api.routes import health, papers, submissions
+from smartpapers.api.services import Services
+from smartpapers.api.settings import Settings
+from smartpapers.common.batching import SendBatcher
+from smartpapers.common.mongo import connect_mongo, ensure_indexes
+from smartpapers.common.papers import PaperCache
+from smartpapers.common.queue import SqsQueue, open_sqs_client
+from smartpapers.common.repositories import JobRepository, PaperRepository
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    mongo = await connect_mongo(settings)
+    try:
+        db = mongo[settings.mongo_db]
+        await ensure_indexes(db)
+        async with open_sqs_client(
+            region=settings.aws_region, endpoint_url=settings.sqs_endpoint_url
+        ) as sqs:
+            queue = SqsQueue(client=sqs, url=settings.sqs_queue_url)
+            dlq = SqsQueue(client=sqs, url=settings.sqs_dlq_url) if settings.sqs_dlq_url else None
+            jobs = JobRepository(db)
+            paper_repo = PaperRepository(db)
+            batcher = SendBatcher(
+                queue=queue, on_sent=jobs.mark_enqueued, linger_seconds=settings.send_linger_seconds
+            )
+            try:
+                yield Services(
+                    settings=settings,
+                    mongo=mongo,
+                    db=db,
+                    queue=queue,
+                    dlq=dlq,
+                    jobs=jobs,
+                    papers=paper_repo,
+                    paper_cache=PaperCache(
+                        repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
+                    ),
+                    batcher=batcher,
+                )
+            finally:
+                await batcher.close()
+    finally:
+        await mongo.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            exporter: asyncio.Task[None] | None = None
+            if settings.queue_metrics_interval_seconds > 0:
+                queues = {"main": services.queue}
+                if services.dlq is not None:
+                    queues["dlq"] = services.dlq
+                exporter = asyncio.create_task(
+                    export_queue_depth(
+                        queues=queues, interval_seconds=settings.queue_metrics_interval_seconds
+                    )
+                )
+            logger.info("API ready", extra={"port": settings.api_port})
+            try:
+                yield
+            finally:
+                if exporter is not None:
+                    exporter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await exporter
+                logger.info("API stopping: flushing pending queue sends")
+
+    docs = settings.api_docs_enabled
+    app = FastAPI(
+        title="smartpapers API",
+        version="0.1.0",
+        summary="Accepts quiz submissions and reports their grading status.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    app.include_router(health.router)
+    app.include_router(submissions.router)
+    app.include_router(papers.router)
+    Instrumentator(
+        should_group_status_codes=True,
+        should_ignore_untemplated=True,
+        excluded_handlers=["/metrics", "/healthz", "/readyz"],
+    ).instrument(
+        app,
+        metric_namespace="smartpapers",
+        latency_lowr_buckets=HTTP_LATENCY_BUCKETS,
+        latency_highr_buckets=HTTP_LATENCY_BUCKETS,
+    )
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location", "Retry-After"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    return app

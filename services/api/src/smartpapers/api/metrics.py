@@ -1,0 +1,34 @@
+"""API-side metrics (DESIGN §8). HTTP RED metrics come from prometheus-fastapi-instrumentator."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+HTTP_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+"""0.25 s is the accept-latency SLO threshold."""
+
+SUBMISSIONS_ACCEPTED = Counter(
+    "smartpapers_submissions_accepted", "Submissions stored as jobs and answered 202."
+)
+SUBMISSIONS_REJECTED = Counter(
+    "smartpapers_submissions_rejected",
+    "Submissions not accepted, by reason.",
+    ["reason"],
+)
+REJECT_REASONS = (
+    "invalid",
+    "unknown_paper",
+    "too_large",
+    "rate_limited",
+    "unavailable",
+    "conflict",
+    "unauthorized",
+)
+for _reason in REJECT_REASONS:
+    SUBMISSIONS_REJECTED.labels(reason=_reason)
+
+QUEUE_MESSAGES = Gauge(
+    "smartpapers_sqs_queue_messages",
+    "Approximate SQS message counts (every API pod exports them: aggregate with max()).",
+    ["queue", "state"],
+)

@@ -1,0 +1,29 @@
+"""What the API holds for its lifetime: clients opened in the lifespan, injected into routes
+through ``Annotated`` dependencies (see ``dependencies``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from smartpapers.api.settings import Settings
+from smartpapers.common.batching import SendBatcher
+from smartpapers.common.mongo import Document
+from smartpapers.common.papers import PaperCache
+from smartpapers.common.queue import SqsQueue
+from smartpapers.common.repositories import JobRepository, PaperRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    queue: SqsQueue
+    dlq: SqsQueue | None
+    jobs: JobRepository
+    papers: PaperRepository
+    paper_cache: PaperCache
+    batcher: SendBatcher

@@ -1,0 +1,90 @@
+"""``smartpapers-worker``: one asyncio process consuming the submission queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from smartpapers.common.logging import configure_logging
+from smartpapers.common.mongo import connect_mongo, ensure_indexes
+from smartpapers.common.papers import PaperCache
+from smartpapers.common.queue import SqsQueue, open_sqs_client
+from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
+from smartpapers.worker.consumer import Worker
+from smartpapers.worker.health import build_health_app, start_health_server
+from smartpapers.worker.processing import JobProcessor
+from smartpapers.worker.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_worker(settings: Settings) -> AsyncIterator[Worker]:
+    """Open MongoDB and SQS (with bounded retries) and build the worker around them."""
+    mongo = await connect_mongo(settings)
+    try:
+        db = mongo[settings.mongo_db]
+        await ensure_indexes(db)
+        async with open_sqs_client(
+            region=settings.aws_region,
+            endpoint_url=settings.sqs_endpoint_url,
+            max_pool_connections=max(20, settings.worker_concurrency // 5),
+        ) as sqs:
+            jobs = JobRepository(db)
+            processor = JobProcessor(
+                jobs=jobs,
+                submissions=SubmissionRepository(db),
+                paper_cache=PaperCache(
+                    repository=PaperRepository(db), ttl_seconds=settings.paper_cache_ttl_seconds
+                ),
+                lease_seconds=settings.sqs_visibility_timeout_seconds,
+                max_attempts=settings.max_attempts,
+                retry_base_delay=settings.retry_base_delay_seconds,
+                retry_max_delay=settings.retry_max_delay_seconds,
+            )
+            yield Worker(
+                queue=SqsQueue(client=sqs, url=settings.sqs_queue_url),
+                jobs=jobs,
+                processor=processor,
+                concurrency=settings.worker_concurrency,
+                wait_seconds=settings.sqs_wait_time_seconds,
+                visibility_timeout=settings.sqs_visibility_timeout_seconds,
+                drain_timeout=settings.worker_drain_timeout_seconds,
+            )
+    finally:
+        await mongo.close()
+
+
+async def serve(settings: Settings) -> None:
+    async with open_worker(settings) as worker:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        runner = None
+        if settings.worker_metrics_port:
+            runner = await start_health_server(
+                build_health_app(
+                    last_poll=lambda: worker.last_poll,
+                    stale_after_seconds=3 * settings.sqs_wait_time_seconds + 10,
+                ),
+                host=settings.worker_metrics_host,
+                port=settings.worker_metrics_port,
+            )
+        try:
+            await worker.run()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format, service="worker")
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Worker metrics (DESIGN §8). Buckets reach past the visibility timeout (600 s) and put one
+bucket exactly on each SLO threshold (30 s end to end)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+JOB_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600)
+
+JOBS_PROCESSED = Counter(
+    "smartpapers_jobs_processed",
+    "Job deliveries handled, by outcome (retried = left for redelivery after an error).",
+    ["outcome"],
+)
+for _outcome in ("completed", "failed", "retried"):
+    JOBS_PROCESSED.labels(outcome=_outcome)
+
+JOB_PROCESSING = Histogram(
+    "smartpapers_job_processing_seconds",
+    "Claim to final status of one job attempt.",
+    buckets=JOB_BUCKETS,
+)
+JOB_QUEUE_WAIT = Histogram(
+    "smartpapers_job_queue_wait_seconds",
+    "Job creation (202) to its first claim by a worker.",
+    buckets=JOB_BUCKETS,
+)
+JOB_END_TO_END = Histogram(
+    "smartpapers_job_end_to_end_seconds",
+    "Job creation (202) to completed/failed.",
+    buckets=JOB_BUCKETS,
+)
+INFLIGHT = Gauge("smartpapers_worker_inflight_jobs", "Messages being processed now.")
+CONCURRENCY_LIMIT = Gauge(
+    "smartpapers_worker_concurrency_limit", "Configured maximum of in-flight jobs."
+)
+LAST_PROCESSED = Gauge(
+    "smartpapers_worker_last_processed_timestamp_seconds",
+    "Unix time at which this worker last finished a job.",
+)

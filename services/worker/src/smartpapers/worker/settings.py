@@ -1,0 +1,32 @@
+"""Worker settings (env prefix ``SMARTPAPERS_``), built once at start-up.
+
+Timing contract (checked by tests/deploy against the chart):
+``terminationGracePeriodSeconds >= sqs_wait_time_seconds + worker_drain_timeout_seconds + 5``
+and ``sqs_visibility_timeout_seconds > worker_drain_timeout_seconds + 10``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from smartpapers.common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    worker_concurrency: int = Field(default=50, ge=1, le=1_000, description="in-flight jobs")
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9100, ge=0, le=65535)
+    worker_drain_timeout_seconds: float = Field(default=25, ge=0)
+    sqs_wait_time_seconds: int = Field(default=20, ge=0, le=20)
+    sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43_200)
+    retry_base_delay_seconds: float = Field(default=2, gt=0)
+    retry_max_delay_seconds: int = Field(default=300, ge=1, le=43_200)
+
+    @model_validator(mode="after")
+    def _visibility_covers_drain(self) -> Settings:
+        if self.sqs_visibility_timeout_seconds <= self.worker_drain_timeout_seconds + 10:
+            raise ValueError(
+                "SMARTPAPERS_SQS_VISIBILITY_TIMEOUT_SECONDS must exceed "
+                "SMARTPAPERS_WORKER_DRAIN_TIMEOUT_SECONDS + 10"
+            )
+        return self

@@ -1,0 +1,1 @@
+"""smartpapers local stack (development and tests only; never in an image)."""
