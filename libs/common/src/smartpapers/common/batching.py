@@ -54,18 +54,19 @@ class SendBatcher:
         ids = [job_id for job_id, _ in batch]
         try:
             failed = set(await self._queue.send_job_ids(ids))
-            sent = [job_id for job_id in ids if job_id not in failed]
-            if sent:
-                try:
-                    await self._on_sent(sent)
-                except Exception:  # the flag is an optimisation: the sweeper copes
-                    logger.warning("could not mark %d jobs enqueued", len(sent), exc_info=True)
         except Exception:
             logger.exception("sending a batch of %d jobs failed", len(ids))
             failed = set(ids)
+        # answer the waiting requests first: marking the outbox flag is not on their path
         for job_id, future in batch:
             if not future.done():
                 future.set_result(job_id not in failed)
+        sent = [job_id for job_id in ids if job_id not in failed]
+        if sent:
+            try:
+                await self._on_sent(sent)
+            except Exception:  # the flag is an optimisation: the sweeper copes
+                logger.warning("could not mark %d jobs enqueued", len(sent), exc_info=True)
 
     async def close(self) -> None:
         """Flush what is pending and wait for in-flight batches (graceful shutdown)."""

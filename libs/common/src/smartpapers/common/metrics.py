@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import Counter, disable_created_metrics
 
 # the *_created series double the number of series and no dashboard reads them
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 SQS_REQUESTS = Counter(
     "smartpapers_sqs_requests",

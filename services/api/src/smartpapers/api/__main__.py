@@ -21,6 +21,7 @@ def main() -> None:
         host=settings.api_host,
         port=settings.api_port,
         timeout_graceful_shutdown=settings.api_graceful_timeout_seconds,
+        timeout_keep_alive=settings.api_keep_alive_seconds,
         limit_concurrency=settings.api_limit_concurrency,
         backlog=4096,
         log_config=None,

@@ -15,6 +15,9 @@ class Settings(CommonSettings):
     api_graceful_timeout_seconds: int = Field(
         default=20, ge=1, description="uvicorn drain time; < pod grace period − preStop sleep"
     )
+    api_keep_alive_seconds: int = Field(
+        default=75, ge=1, description="> the load balancer's idle timeout (ALB: 60 s)"
+    )
     api_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     api_limit_concurrency: int | None = Field(
         default=None, ge=1, description="uvicorn load shedding: 503 past this many connections"

@@ -198,6 +198,10 @@ class Worker:
                 decision = first
         except StorageUnavailableError as e:
             delay = self.processor.backoff(message.receive_count)
+            held = claimed.pop(message.receipt_handle, None)
+            if held is not None:  # best effort: let the redelivery claim it at once
+                with contextlib.suppress(StorageUnavailableError):
+                    await self.jobs.release(held.job["_id"], owner=held.owner, now=utcnow())
             logger.warning(
                 "MongoDB unavailable, message %s retried in %ds: %s", message.message_id, delay, e
             )

@@ -3,6 +3,7 @@ once, and move the job to its final status. Returns what to do with the message.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ class JobProcessor:
             paper = await self._papers.get(job["paperId"])
         except PaperNotFoundError as e:
             return await self._finish(job, owner, started, error=str(e))
-        answers = [AnswerIn.model_validate(a) for a in job["answers"]]
+        raw_answers = json.loads(job["payload"])
+        answers = [AnswerIn.model_validate(a) for a in raw_answers]
         result = grade(paper=paper, answers=answers)
         now = utcnow()
         submission_id = await self._submissions.store(
@@ -129,7 +131,7 @@ class JobProcessor:
                 "studentId": job["studentId"],
                 "paperId": job["paperId"],
                 "instituteId": job["instituteId"],
-                "answers": job["answers"],
+                "answers": raw_answers,
                 "score": result.score,
                 "total": result.total,
                 "gradedAt": now,
@@ -151,9 +153,13 @@ class JobProcessor:
         if not await self._jobs.finish(
             job["_id"], owner=owner, now=now, result=result, error=error
         ):
-            # lease lost to another worker: it will finish the job; our copy is redundant
-            logger.warning("job %s: lease lost before finishing", job["_id"])
-            return Retry(1)
+            current = await self._jobs.get(job["_id"])
+            if current is None or not JobStatus(current["status"]).is_final:
+                # lease lost to another worker: it will finish the job; ours is redundant
+                logger.warning("job %s: lease lost before finishing", job["_id"])
+                return Retry(1)
+            logger.info("job %s was already finished by another delivery", job["_id"])
+            return Ack()
         outcome = "completed" if result is not None else "failed"
         if error is not None:
             logger.warning("job %s failed: %s", job["_id"], error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 import httpx
 
@@ -30,7 +32,10 @@ from smartpapers.devstack.servers import (
     spawn,
     start_elasticmq,
     start_ferretdb,
+    wait_for_port,
 )
+
+REPO = Path(__file__).resolve().parents[5]
 
 logger = logging.getLogger("smartpapers.devstack")
 
@@ -85,6 +90,42 @@ BANNER = """
 """
 
 
+def start_prometheus(*, workers: int, data: Path, sink: TextIO) -> ManagedProcess:
+    """Prometheus scraping the API and workers, with the chart's recording rules and alerts."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise ServerStartError("prometheus not found: run `scripts/install-tools.sh prometheus`")
+    data.mkdir(parents=True, exist_ok=True)
+    config = data / "prometheus.yml"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deploy/prometheus/local_config.py"),
+            "--workers",
+            str(workers),
+            "--out",
+            str(config),
+        ],
+        check=True,
+        timeout=30,
+    )
+    proc = spawn(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:9090",
+            "--storage.tsdb.retention.time=2d",
+            "--log.level=warn",
+        ],
+        sink=sink,
+    )
+    wait_for_port(proc, 9090, timeout=30)
+    logger.info("Prometheus on http://127.0.0.1:9090")
+    return proc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smartpapers-dev", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -98,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         help="first worker's /metrics port; worker i uses port + i",
     )
     parser.add_argument("--data-dir", type=Path, default=Path(".data"))
+    parser.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run Prometheus on 127.0.0.1:9090 scraping the stack",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[devstack ] %(message)s", stream=sys.stdout)
 
@@ -164,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         wait_ready(api, apps)
         seed(api)
+        if args.prometheus:
+            servers.append(
+                start_prometheus(workers=args.workers, data=data / "prometheus", sink=out)
+            )
         workers = ", ".join(
             f"http://127.0.0.1:{args.worker_metrics_port + i}/metrics" for i in range(args.workers)
         )

@@ -51,6 +51,7 @@ class ManagedProcess:
     name: str
     popen: subprocess.Popen[bytes]
     log_lines: list[str] = field(default_factory=list)
+    terminating: bool = False
 
     def tail(self, n: int = 30) -> str:
         return "\n".join(self.log_lines[-n:])
@@ -62,10 +63,14 @@ class ManagedProcess:
     def signal(self, sig: int) -> None:
         if self.running:
             self.popen.send_signal(sig)
+            if sig == signal.SIGTERM:
+                self.terminating = True
 
     def stop(self, timeout: float = 15) -> int:
+        """SIGTERM (once) and wait; SIGKILL after ``timeout``."""
         if self.running:
-            self.popen.send_signal(signal.SIGTERM)
+            if not self.terminating:
+                self.signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -101,7 +106,11 @@ def spawn(
 
     def pump() -> None:
         assert popen.stdout is not None
-        for raw in popen.stdout:
+        with popen.stdout:
+            _copy(popen.stdout)
+
+    def _copy(stream: IO[bytes]) -> None:
+        for raw in stream:
             line = raw.decode(errors="replace").rstrip()
             proc.log_lines.append(line)
             if len(proc.log_lines) > keep_lines:

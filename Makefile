@@ -1,0 +1,90 @@
+# smartpapers task runner. `make help` lists the targets.
+# Third-party tools are pinned in scripts/install-tools.sh and cached in
+# $(SMARTPAPERS_CACHE) (default ~/.cache/smartpapers), shared by every clone.
+
+SHELL := /bin/bash
+SMARTPAPERS_CACHE ?= $(HOME)/.cache/smartpapers
+export SMARTPAPERS_CACHE
+export PATH := $(SMARTPAPERS_CACHE)/bin:$(PATH)
+UV := $(SMARTPAPERS_CACHE)/bin/uv
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help tools deps dev test test-unit test-integration test-e2e test-deploy \
+        test-observability lint typecheck fmt dashboards dashboards-check queues \
+        images kind-up kind-down skaffold-dev chart-test keda-sim clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
+
+tools: ## install pinned tools (uv, ElasticMQ, FerretDB, helm, Prometheus) if missing
+	bash scripts/install-tools.sh all
+
+deps: ## install Python dependencies (uv workspace, locked)
+	bash scripts/install-tools.sh uv
+	$(UV) sync --frozen
+
+dev: tools deps ## run the whole system locally in the foreground (Ctrl-C stops it)
+	$(UV) run smartpapers-dev --workers $(WORKERS) $(if $(PROMETHEUS),--prometheus)
+
+test: tools deps ## lint, type-check and run every test suite (what CI runs)
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test-unit: deps ## unit tests only (no servers)
+	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: tools deps ## API and worker against real ElasticMQ + FerretDB
+	$(UV) run pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: tools deps ## API + 2 worker processes, 200 concurrent submissions
+	$(UV) run pytest tests/e2e $(PYTEST_ARGS)
+
+test-deploy chart-test: tools deps ## offline chart verification: helm lint/template, schemas, policies, KEDA sim
+	$(UV) run pytest tests/deploy $(PYTEST_ARGS)
+
+test-observability: tools deps ## dashboard lint/staleness, promtool check + test rules
+	$(UV) run pytest tests/observability $(PYTEST_ARGS)
+
+lint: deps ## ruff
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: deps ## mypy strict
+	$(UV) run mypy
+
+fmt: deps ## format and autofix
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+dashboards: deps ## regenerate the dashboard JSON and Prometheus rules into the chart
+	$(UV) run python -m dashboards.generate
+
+dashboards-check: deps ## fail if the committed dashboard/rules are stale
+	$(UV) run python -m dashboards.generate --check
+
+queues: deps ## create the queues (+DLQ, redrive) on AWS or SMARTPAPERS_SQS_ENDPOINT_URL
+	$(UV) run smartpapers-queues create
+
+images: ## build both images (needs Docker)
+	docker build -f services/api/Dockerfile -t smartpapers-api:dev .
+	docker build -f services/worker/Dockerfile -t smartpapers-worker:dev .
+
+kind-up: ## create the kind cluster (context kind-smartpapers)
+	kind get clusters | grep -qx smartpapers || kind create cluster --config deploy/kind/cluster.yaml
+
+kind-down: ## delete the kind cluster
+	kind delete cluster --name smartpapers
+
+skaffold-dev: kind-up ## build, load into kind, install deps + KEDA + chart, API on 127.0.0.1:8000
+	skaffold dev --port-forward --kube-context kind-smartpapers
+
+keda-sim: deps ## replay a 10k burst against the rendered ScaledObject
+	$(UV) run python tests/deploy/keda_sim.py --trace concurrent
+
+clean: ## remove local data and caches of this clone (not the shared tool cache)
+	rm -rf .data .venv .mypy_cache .ruff_cache .pytest_cache

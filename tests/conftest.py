@@ -1,0 +1,175 @@
+"""Shared fixtures: real servers → settings → clients, cleaned per test.
+
+The integration and e2e suites run against a real ElasticMQ and a real FerretDB that these
+fixtures start on free 127.0.0.1 ports (binaries from ``scripts/install-tools.sh``), or:
+- ``SMARTPAPERS_TEST_SQS_ENDPOINT`` / ``SMARTPAPERS_TEST_MONGO_URI``: servers you already run;
+- ``SMARTPAPERS_TEST_BACKEND=containers``: testcontainers ``mongo:7`` and
+  ``softwaremill/elasticmq-native`` (needs Docker).
+A server that cannot start fails the run with the reason; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from smartpapers.common.mongo import Document
+from smartpapers.common.queue import open_sqs_client
+from smartpapers.devstack.servers import (
+    EMULATOR_AWS_ENV,
+    ManagedProcess,
+    ServerStartError,
+    free_port,
+    start_elasticmq,
+    start_ferretdb,
+)
+from smartpapers.worker.queues_cli import QueueSettings, create_queues
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Backends:
+    sqs_endpoint: str
+    mongo_uri: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_env() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in EMULATOR_AWS_ENV}
+    os.environ.update(EMULATOR_AWS_ENV)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _start_containers() -> tuple[Backends, list[object]]:
+    try:
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.mongodb import MongoDbContainer
+    except ImportError as e:  # pragma: no cover - depends on the optional group
+        raise ServerStartError(
+            "SMARTPAPERS_TEST_BACKEND=containers needs `uv sync --group containers`"
+        ) from e
+    mongo = MongoDbContainer("mongo:7").start()
+    sqs = DockerContainer("softwaremill/elasticmq-native").with_exposed_ports(9324).start()
+    endpoint = f"http://{sqs.get_container_host_ip()}:{sqs.get_exposed_port(9324)}"
+    return Backends(sqs_endpoint=endpoint, mongo_uri=mongo.get_connection_url()), [mongo, sqs]
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
+    """ElasticMQ + FerretDB for the whole session."""
+    if os.environ.get("SMARTPAPERS_TEST_BACKEND") == "containers":
+        found, containers = _start_containers()
+        yield found
+        for c in containers:
+            c.stop()  # type: ignore[attr-defined]
+        return
+    procs: list[ManagedProcess] = []
+    sqs = os.environ.get("SMARTPAPERS_TEST_SQS_ENDPOINT")
+    mongo = os.environ.get("SMARTPAPERS_TEST_MONGO_URI")
+    try:
+        if not sqs:
+            port = free_port()
+            procs.append(
+                start_elasticmq(port=port, work_dir=tmp_path_factory.mktemp("sqs"), persist=False)
+            )
+            sqs = f"http://127.0.0.1:{port}"
+        if not mongo:
+            port = free_port()
+            procs.append(start_ferretdb(port=port, data_dir=tmp_path_factory.mktemp("mongo")))
+            mongo = f"mongodb://127.0.0.1:{port}/"
+    except ServerStartError as e:
+        for p in procs:
+            p.stop()
+        pytest.fail(f"a required test server could not start: {e}", pytrace=False)
+    yield Backends(sqs_endpoint=sqs, mongo_uri=mongo)
+    for p in reversed(procs):
+        p.stop()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One test's isolated slice of the servers: its own database and queues."""
+
+    sqs_endpoint: str
+    mongo_uri: str
+    db_name: str
+    queue_url: str
+    dlq_url: str
+    queue_name: str
+    dlq_name: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            **EMULATOR_AWS_ENV,
+            "SMARTPAPERS_SQS_ENDPOINT_URL": self.sqs_endpoint,
+            "SMARTPAPERS_AWS_REGION": "us-east-1",
+            "SMARTPAPERS_MONGO_URI": self.mongo_uri,
+            "SMARTPAPERS_MONGO_DB": self.db_name,
+            "SMARTPAPERS_SQS_QUEUE_URL": self.queue_url,
+            "SMARTPAPERS_SQS_DLQ_URL": self.dlq_url,
+            "SMARTPAPERS_SQS_QUEUE_NAME": self.queue_name,
+            "SMARTPAPERS_SQS_DLQ_NAME": self.dlq_name,
+            "SMARTPAPERS_LOG_FORMAT": "text",
+        }
+
+
+async def make_stack(
+    backends: Backends, *, visibility_timeout: int = 30, max_receive_count: int = 5
+) -> Stack:
+    suffix = uuid.uuid4().hex[:10]
+    qs = QueueSettings(
+        sqs_endpoint_url=backends.sqs_endpoint,
+        sqs_queue_name=f"t-{suffix}",
+        sqs_dlq_name=f"t-{suffix}-dlq",
+        sqs_visibility_timeout_seconds=visibility_timeout,
+        sqs_max_receive_count=max_receive_count,
+    )
+    async with open_sqs_client(region="us-east-1", endpoint_url=backends.sqs_endpoint) as sqs:
+        urls = await create_queues(sqs, qs)
+    return Stack(
+        sqs_endpoint=backends.sqs_endpoint,
+        mongo_uri=backends.mongo_uri,
+        db_name=f"t_{suffix}",
+        queue_url=urls["SMARTPAPERS_SQS_QUEUE_URL"],
+        dlq_url=urls["SMARTPAPERS_SQS_DLQ_URL"],
+        queue_name=qs.sqs_queue_name,
+        dlq_name=qs.sqs_dlq_name,
+    )
+
+
+@pytest.fixture
+async def stack(backends: Backends) -> AsyncIterator[Stack]:
+    """A fresh database and fresh queues for one test; dropped afterwards."""
+    s = await make_stack(backends)
+    yield s
+    await drop_stack(s)
+
+
+async def drop_stack(s: Stack) -> None:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(s.mongo_uri)
+    try:
+        await client.drop_database(s.db_name)
+    finally:
+        await client.close()
+    async with open_sqs_client(region="us-east-1", endpoint_url=s.sqs_endpoint) as sqs:
+        for url in (s.queue_url, s.dlq_url):
+            await sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+async def mongo_db(stack: Stack) -> AsyncIterator[object]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongo_uri, tz_aware=True)
+    yield client[stack.db_name]
+    await client.close()

@@ -1,0 +1,121 @@
+"""Integration fixtures: the API app (in-process, real lifespan) and a worker, both wired
+to the per-test stack on the real ElasticMQ + FerretDB."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from smartpapers.api.app import create_app
+from smartpapers.api.settings import Settings as ApiSettings
+from smartpapers.common.queue import SqsQueue, open_sqs_client
+from smartpapers.devstack.demo import demo_paper
+from smartpapers.worker.__main__ import open_worker
+from smartpapers.worker.consumer import Worker
+from smartpapers.worker.settings import Settings as WorkerSettings
+from tests.conftest import Stack
+
+
+def api_settings(stack: Stack, **over: Any) -> ApiSettings:
+    values: dict[str, Any] = {
+        "mongo_uri": stack.mongo_uri,
+        "mongo_db": stack.db_name,
+        "sqs_endpoint_url": stack.sqs_endpoint,
+        "sqs_queue_url": stack.queue_url,
+        "sqs_dlq_url": stack.dlq_url,
+        "queue_metrics_interval_seconds": 0,
+        "connect_attempts": 2,
+        "mongo_timeout_ms": 2000,
+    }
+    values.update(over)
+    return ApiSettings(**values)
+
+
+def worker_settings(stack: Stack, **over: Any) -> WorkerSettings:
+    values: dict[str, Any] = {
+        "mongo_uri": stack.mongo_uri,
+        "mongo_db": stack.db_name,
+        "sqs_endpoint_url": stack.sqs_endpoint,
+        "sqs_queue_url": stack.queue_url,
+        "sqs_dlq_url": stack.dlq_url,
+        "worker_metrics_port": 0,
+        "sqs_wait_time_seconds": 1,
+        "sqs_visibility_timeout_seconds": 30,
+        "worker_drain_timeout_seconds": 5,
+        "connect_attempts": 2,
+        "mongo_timeout_ms": 2000,
+    }
+    values.update(over)
+    return WorkerSettings(**values)
+
+
+@pytest.fixture
+async def app(stack: Stack) -> AsyncIterator[FastAPI]:
+    application = create_app(api_settings(stack))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+        yield c
+
+
+@pytest.fixture
+async def demo(client: httpx.AsyncClient) -> dict[str, Any]:
+    r = await client.post("/api/papers", json=demo_paper())
+    assert r.status_code == 201, r.text
+    return demo_paper()
+
+
+@pytest.fixture
+async def main_queue(stack: Stack) -> AsyncIterator[SqsQueue]:
+    async with open_sqs_client(region="us-east-1", endpoint_url=stack.sqs_endpoint) as sqs:
+        yield SqsQueue(client=sqs, url=stack.queue_url)
+
+
+@pytest.fixture
+async def dlq(stack: Stack) -> AsyncIterator[SqsQueue]:
+    async with open_sqs_client(region="us-east-1", endpoint_url=stack.sqs_endpoint) as sqs:
+        yield SqsQueue(client=sqs, url=stack.dlq_url)
+
+
+RunWorker = Callable[..., Any]
+
+
+@pytest.fixture
+async def run_worker(stack: Stack) -> AsyncIterator[RunWorker]:
+    """Start workers in this event loop: ``async with run_worker(**settings) as worker``."""
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def runner(**over: Any) -> AsyncIterator[Worker]:
+        async with open_worker(worker_settings(stack, **over)) as worker:
+            task = asyncio.create_task(worker.run())
+            try:
+                yield worker
+            finally:
+                worker.stop()
+                await asyncio.wait_for(task, timeout=30)
+
+    yield runner
+
+
+async def wait_for(
+    predicate: Callable[[], Any], *, timeout: float = 20, interval: float = 0.1
+) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(interval)

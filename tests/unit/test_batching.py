@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from smartpapers.common.batching import SendBatcher
+
+
+class FakeQueue:
+    def __init__(self, *, fail: set[str] | None = None, broken: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail or set()
+        self.broken = broken
+
+    async def send_job_ids(self, job_ids: Sequence[str]) -> list[str]:
+        self.calls.append(list(job_ids))
+        if self.broken:
+            raise RuntimeError("boom")
+        await asyncio.sleep(0.001)
+        return [j for j in job_ids if j in self.fail]
+
+
+async def test_concurrent_sends_are_coalesced_into_batches_of_ten() -> None:
+    queue, marked = FakeQueue(), list[str]()
+
+    async def on_sent(ids: Sequence[str]) -> None:
+        marked.extend(ids)
+
+    batcher = SendBatcher(queue=queue, on_sent=on_sent, linger_seconds=0.01)  # type: ignore[arg-type]
+    results = await asyncio.gather(*(batcher.send(f"j{i}") for i in range(25)))
+    assert all(results)
+    assert sorted(len(c) for c in queue.calls) == [5, 10, 10]
+    assert sorted(marked) == sorted(f"j{i}" for i in range(25))
+
+
+async def test_failed_entries_report_false_and_are_not_marked() -> None:
+    queue, marked = FakeQueue(fail={"j1"}), list[str]()
+
+    async def on_sent(ids: Sequence[str]) -> None:
+        marked.extend(ids)
+
+    batcher = SendBatcher(queue=queue, on_sent=on_sent)  # type: ignore[arg-type]
+    assert list(await asyncio.gather(batcher.send("j0"), batcher.send("j1"))) == [True, False]
+    assert marked == ["j0"]
+
+
+async def test_a_broken_queue_or_marker_never_raises_into_the_request() -> None:
+    async def on_sent(ids: Sequence[str]) -> None:
+        raise RuntimeError("mongo down")
+
+    assert await SendBatcher(queue=FakeQueue(broken=True), on_sent=on_sent).send("j") is False  # type: ignore[arg-type]
+    assert await SendBatcher(queue=FakeQueue(), on_sent=on_sent).send("j") is True  # type: ignore[arg-type]
+
+
+async def test_close_flushes_pending_sends() -> None:
+    queue = FakeQueue()
+
+    async def on_sent(ids: Sequence[str]) -> None:
+        pass
+
+    batcher = SendBatcher(queue=queue, on_sent=on_sent, linger_seconds=10)  # type: ignore[arg-type]
+    pending = asyncio.ensure_future(batcher.send("j"))
+    await asyncio.sleep(0)
+    await batcher.close()
+    assert await pending is True
+    assert queue.calls == [["j"]]
