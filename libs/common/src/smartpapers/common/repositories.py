@@ -25,7 +25,7 @@ from smartpapers.common.errors import (
     StorageUnavailableError,
 )
 from smartpapers.common.models import JobResult, JobStatus, JobView, Paper
-from smartpapers.common.mongo import JOBS, PAPERS, SUBMISSIONS, Document
+from smartpapers.common.mongo import JOBS, LOCKS, PAPERS, SUBMISSIONS, Document
 from smartpapers.common.timeutil import as_utc
 
 SUBMISSION_NAMESPACE = uuid.UUID("5b1c2f0e-7f38-4c1e-9a57-2d4f3f1f6a11")
@@ -113,11 +113,96 @@ class JobRepository:
         async with storage_errors("read jobs"):
             return await self._jobs.find({"_id": {"$in": list(job_ids)}}).to_list()
 
-    async def mark_enqueued(self, job_ids: Sequence[str]) -> None:
+    async def mark_enqueued(self, job_ids: Sequence[str], *, now: datetime | None = None) -> None:
+        update: dict[str, Any] = {"enqueued": True}
+        if now is not None:
+            update["updatedAt"] = now
         async with storage_errors("mark jobs enqueued"):
-            await self._jobs.update_many(
-                {"_id": {"$in": list(job_ids)}}, {"$set": {"enqueued": True}}
+            await self._jobs.update_many({"_id": {"$in": list(job_ids)}}, {"$set": update})
+
+    # -- the sweeper's queries -----------------------------------------------------------
+
+    async def unsent(self, *, created_before: datetime, limit: int) -> list[str]:
+        """Queued jobs whose message was never sent (the API's send failed or it crashed)."""
+        async with storage_errors("find unsent jobs"):
+            docs = (
+                await self._jobs.find(
+                    {
+                        "status": JobStatus.QUEUED.value,
+                        "enqueued": False,
+                        "createdAt": {"$lt": created_before},
+                    },
+                    {"_id": 1},
+                )
+                .limit(limit)
+                .to_list()
             )
+        return [str(d["_id"]) for d in docs]
+
+    async def stale_queued(self, *, updated_before: datetime, limit: int) -> list[str]:
+        """Queued jobs sent long ago but never processed: their message was lost (e.g. moved
+        to the DLQ while MongoDB was down)."""
+        async with storage_errors("find stale jobs"):
+            docs = (
+                await self._jobs.find(
+                    {
+                        "status": JobStatus.QUEUED.value,
+                        "enqueued": True,
+                        "updatedAt": {"$lt": updated_before},
+                    },
+                    {"_id": 1},
+                )
+                .limit(limit)
+                .to_list()
+            )
+        return [str(d["_id"]) for d in docs]
+
+    async def expired_leases(self, *, now: datetime, limit: int) -> list[Document]:
+        async with storage_errors("find expired leases"):
+            return (
+                await self._jobs.find(
+                    {"status": JobStatus.PROCESSING.value, "leaseUntil": {"$lt": now}},
+                    {"_id": 1, "attempts": 1, "leaseUntil": 1, "createdAt": 1},
+                )
+                .limit(limit)
+                .to_list()
+            )
+
+    async def requeue_expired(self, job: Document, *, now: datetime) -> bool:
+        """processing → queued for a job whose lease expired (its worker died)."""
+        async with storage_errors("requeue job"):
+            res = await self._jobs.update_one(
+                {
+                    "_id": job["_id"],
+                    "status": JobStatus.PROCESSING.value,
+                    "leaseUntil": job["leaseUntil"],
+                },
+                {
+                    "$set": {"status": JobStatus.QUEUED.value, "enqueued": False, "updatedAt": now},
+                    "$unset": {"leaseOwner": "", "leaseUntil": ""},
+                },
+            )
+        return res.modified_count == 1
+
+    async def fail_expired(self, job: Document, *, now: datetime, error: str) -> bool:
+        async with storage_errors("fail job"):
+            res = await self._jobs.update_one(
+                {
+                    "_id": job["_id"],
+                    "status": JobStatus.PROCESSING.value,
+                    "leaseUntil": job["leaseUntil"],
+                },
+                {
+                    "$set": {
+                        "status": JobStatus.FAILED.value,
+                        "error": error,
+                        "completedAt": now,
+                        "updatedAt": now,
+                    },
+                    "$unset": {"leaseOwner": "", "leaseUntil": ""},
+                },
+            )
+        return res.modified_count == 1
 
     async def claim(
         self, job_id: str, *, owner: str, now: datetime, lease: timedelta
@@ -180,16 +265,21 @@ class JobRepository:
             )
         return res.modified_count == 1
 
-    async def release(self, job_id: str, *, owner: str, now: datetime) -> bool:
-        """processing → queued without counting an attempt (graceful shutdown)."""
+    async def release(
+        self, job_id: str, *, owner: str, now: datetime, refund_attempt: bool = True
+    ) -> bool:
+        """processing → queued, so the next delivery claims it at once. A graceful shutdown
+        refunds the attempt; a failed attempt (an error) keeps counting."""
+        update: dict[str, Any] = {
+            "$set": {"status": JobStatus.QUEUED.value, "updatedAt": now},
+            "$unset": {"leaseOwner": "", "leaseUntil": ""},
+        }
+        if refund_attempt:
+            update["$inc"] = {"attempts": -1}
         async with storage_errors("release job"):
             res = await self._jobs.update_one(
                 {"_id": job_id, "status": JobStatus.PROCESSING.value, "leaseOwner": owner},
-                {
-                    "$set": {"status": JobStatus.QUEUED.value, "updatedAt": now},
-                    "$unset": {"leaseOwner": "", "leaseUntil": ""},
-                    "$inc": {"attempts": -1},
-                },
+                update,
             )
         return res.modified_count == 1
 
@@ -208,6 +298,31 @@ class JobRepository:
                 },
             )
         return res.modified_count == 1
+
+
+class LockRepository:
+    """Named leases in the ``locks`` collection: at most one holder per name at a time."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._locks: AsyncCollection[Document] = db[LOCKS]
+
+    async def try_acquire(self, name: str, *, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the lease; False while another owner holds an unexpired one."""
+        try:
+            async with storage_errors("acquire lock"):
+                doc = await self._locks.find_one_and_update(
+                    {"_id": name, "$or": [{"until": {"$lt": now}}, {"owner": owner}]},
+                    {"$set": {"owner": owner, "until": now + ttl}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+        except DuplicateKeyError:  # the upsert raced with the holder's document
+            return False
+        return doc is not None and doc.get("owner") == owner
+
+    async def release(self, name: str, *, owner: str) -> None:
+        async with storage_errors("release lock"):
+            await self._locks.delete_one({"_id": name, "owner": owner})
 
 
 class SubmissionRepository:

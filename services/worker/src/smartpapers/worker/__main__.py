@@ -7,22 +7,41 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from smartpapers.common.logging import configure_logging
 from smartpapers.common.mongo import connect_mongo, ensure_indexes
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue, open_sqs_client
-from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
+from smartpapers.common.repositories import (
+    JobRepository,
+    LockRepository,
+    PaperRepository,
+    SubmissionRepository,
+)
 from smartpapers.worker.consumer import Worker
 from smartpapers.worker.health import build_health_app, start_health_server
 from smartpapers.worker.processing import JobProcessor
 from smartpapers.worker.settings import Settings
+from smartpapers.worker.sweeper import Sweeper
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class WorkerProcess:
+    worker: Worker
+    sweeper: Sweeper | None
+
+
 @contextlib.asynccontextmanager
 async def open_worker(settings: Settings) -> AsyncIterator[Worker]:
+    async with open_worker_process(settings) as process:
+        yield process.worker
+
+
+@contextlib.asynccontextmanager
+async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess]:
     """Open MongoDB and SQS (with bounded retries) and build the worker around them."""
     mongo = await connect_mongo(settings)
     try:
@@ -45,8 +64,9 @@ async def open_worker(settings: Settings) -> AsyncIterator[Worker]:
                 retry_base_delay=settings.retry_base_delay_seconds,
                 retry_max_delay=settings.retry_max_delay_seconds,
             )
-            yield Worker(
-                queue=SqsQueue(client=sqs, url=settings.sqs_queue_url),
+            queue = SqsQueue(client=sqs, url=settings.sqs_queue_url)
+            worker = Worker(
+                queue=queue,
                 jobs=jobs,
                 processor=processor,
                 concurrency=settings.worker_concurrency,
@@ -54,12 +74,26 @@ async def open_worker(settings: Settings) -> AsyncIterator[Worker]:
                 visibility_timeout=settings.sqs_visibility_timeout_seconds,
                 drain_timeout=settings.worker_drain_timeout_seconds,
             )
+            sweeper = None
+            if settings.sweeper_enabled:
+                sweeper = Sweeper(
+                    jobs=jobs,
+                    locks=LockRepository(db),
+                    queue=queue,
+                    owner=worker.owner,
+                    interval_seconds=settings.sweeper_interval_seconds,
+                    unsent_grace_seconds=settings.sweeper_unsent_grace_seconds,
+                    stale_after_seconds=settings.sweeper_stale_after_seconds,
+                    max_attempts=settings.max_attempts,
+                )
+            yield WorkerProcess(worker=worker, sweeper=sweeper)
     finally:
         await mongo.close()
 
 
 async def serve(settings: Settings) -> None:
-    async with open_worker(settings) as worker:
+    async with open_worker_process(settings) as process:
+        worker = process.worker
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
@@ -73,8 +107,15 @@ async def serve(settings: Settings) -> None:
                 host=settings.worker_metrics_host,
                 port=settings.worker_metrics_port,
             )
+        sweeping = (
+            asyncio.create_task(process.sweeper.run(worker.stopping_event))
+            if process.sweeper is not None
+            else None
+        )
         try:
             await worker.run()
+            if sweeping is not None:
+                await sweeping
         finally:
             if runner is not None:
                 await runner.cleanup()

@@ -71,6 +71,10 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def stopping_event(self) -> asyncio.Event:
+        return self._stopping
+
     async def run(self) -> None:
         """Poll until :meth:`stop`, then drain."""
         logger.info(
@@ -197,18 +201,25 @@ class Worker:
             else:
                 decision = first
         except StorageUnavailableError as e:
-            delay = self.processor.backoff(message.receive_count)
-            held = claimed.pop(message.receipt_handle, None)
-            if held is not None:  # best effort: let the redelivery claim it at once
-                with contextlib.suppress(StorageUnavailableError):
-                    await self.jobs.release(held.job["_id"], owner=held.owner, now=utcnow())
-            logger.warning(
-                "MongoDB unavailable, message %s retried in %ds: %s", message.message_id, delay, e
-            )
-            decision = Retry(delay)
+            logger.warning("MongoDB unavailable for message %s: %s", message.message_id, e)
+            decision = await self._after_error(message, claimed)
+        except Exception:  # a bug must not take the batch down: retry, then DLQ
+            logger.exception("unexpected error on message %s", message.message_id)
+            decision = await self._after_error(message, claimed)
         if isinstance(decision, Retry):
             JOBS_PROCESSED.labels(outcome="retried").inc()
         decisions[message.receipt_handle] = decision
+
+    async def _after_error(self, message: ReceivedMessage, claimed: dict[str, Claimed]) -> Decision:
+        """Redeliver after a growing delay; give up a held lease (best effort) so that the
+        redelivery can claim the job at once instead of waiting for the lease to expire."""
+        held = claimed.pop(message.receipt_handle, None)
+        if held is not None:
+            with contextlib.suppress(StorageUnavailableError):
+                await self.jobs.release(
+                    held.job["_id"], owner=held.owner, now=utcnow(), refund_attempt=False
+                )
+        return Retry(self.processor.backoff(message.receive_count))
 
     async def _with_heartbeat(
         self, message: ReceivedMessage, claimed: Claimed, work: Callable[[], Awaitable[Decision]]

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from smartpapers.common import failpoints
 from smartpapers.common.errors import InvalidMessageError, PaperNotFoundError
 from smartpapers.common.grading import grade
 from smartpapers.common.models import AnswerIn, JobResult, JobStatus
@@ -92,6 +93,7 @@ class JobProcessor:
         job = await self._jobs.claim(job_id, owner=owner, now=now, lease=self._lease)
         if job is None:
             return await self._not_claimed(job_id, message)
+        await failpoints.hit("after_claim")
         if job["attempts"] == 1:
             JOB_QUEUE_WAIT.observe(max((now - job["createdAt"]).total_seconds(), 0))
         return Claimed(job=job, owner=owner)
@@ -121,6 +123,7 @@ class JobProcessor:
             paper = await self._papers.get(job["paperId"])
         except PaperNotFoundError as e:
             return await self._finish(job, owner, started, error=str(e))
+        await failpoints.hit("before_grade")
         raw_answers = json.loads(job["payload"])
         answers = [AnswerIn.model_validate(a) for a in raw_answers]
         result = grade(paper=paper, answers=answers)
@@ -137,6 +140,7 @@ class JobProcessor:
                 "gradedAt": now,
             }
         )
+        await failpoints.hit("after_store")
         job_result = JobResult(submission_id=submission_id, score=result.score, total=result.total)
         return await self._finish(job, owner, started, result=job_result)
 

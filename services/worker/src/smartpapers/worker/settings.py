@@ -19,6 +19,10 @@ class Settings(CommonSettings):
     worker_drain_timeout_seconds: float = Field(default=25, ge=0)
     sqs_wait_time_seconds: int = Field(default=20, ge=0, le=20)
     sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43_200)
+    sweeper_enabled: bool = True
+    sweeper_interval_seconds: float = Field(default=30, gt=0)
+    sweeper_unsent_grace_seconds: float = Field(default=30, ge=0)
+    sweeper_stale_after_seconds: float = Field(default=900, gt=0)
     retry_base_delay_seconds: float = Field(default=2, gt=0)
     retry_max_delay_seconds: int = Field(default=300, ge=1, le=43_200)
 

@@ -1,0 +1,122 @@
+"""The sweeper: the outbox's second half. It makes "a 202 means the job WILL reach completed
+or failed" true when a message never existed or was lost:
+
+- queued jobs whose SQS send failed (``enqueued: false`` past a grace period) are sent;
+- processing jobs whose lease expired (their worker died) go back to ``queued`` and are
+  sent again, or end ``failed`` once their attempts are exhausted;
+- queued jobs sent long ago but never processed (their message reached the DLQ during an
+  outage, or was lost) are sent again.
+
+Every worker process runs one, but only the holder of the ``sweeper`` lease in MongoDB acts
+in a round (a MongoDB lease rather than a Kubernetes CronJob: it needs no extra RBAC or image
+entry point, works the same under ``make dev``, and keeps sweeping while any worker lives).
+Re-sending is safe: deliveries of a finished job are acknowledged without effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter
+
+from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
+from smartpapers.common.queue import SqsQueue
+from smartpapers.common.repositories import JobRepository, LockRepository
+from smartpapers.common.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "sweeper"
+
+SWEPT = Counter(
+    "smartpapers_sweeper_jobs",
+    "Jobs the sweeper acted on: resent (never sent or lost), requeued (lease expired), "
+    "failed (lease expired with no attempts left).",
+    ["action"],
+)
+for _action in ("resent", "requeued", "failed"):
+    SWEPT.labels(action=_action)
+
+
+@dataclass
+class SweepReport:
+    leader: bool = False
+    resent: int = 0
+    requeued: int = 0
+    failed: int = 0
+
+
+class Sweeper:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        locks: LockRepository,
+        queue: SqsQueue,
+        owner: str,
+        interval_seconds: float = 30,
+        unsent_grace_seconds: float = 30,
+        stale_after_seconds: float = 900,
+        max_attempts: int = 5,
+        batch_limit: int = 500,
+    ) -> None:
+        self.jobs = jobs
+        self.locks = locks
+        self.queue = queue
+        self.owner = owner
+        self.interval = interval_seconds
+        self.unsent_grace = timedelta(seconds=unsent_grace_seconds)
+        self.stale_after = timedelta(seconds=stale_after_seconds)
+        self.max_attempts = max_attempts
+        self.batch_limit = batch_limit
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                report = await self.sweep_once()
+                if report.resent or report.requeued or report.failed:
+                    logger.info("sweep: %s", report)
+            except (StorageUnavailableError, QueueUnavailableError) as e:
+                logger.warning("sweep skipped: %s", e)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=self.interval)
+        with contextlib.suppress(StorageUnavailableError):
+            await self.locks.release(LOCK_NAME, owner=self.owner)
+
+    async def sweep_once(self, *, now: datetime | None = None) -> SweepReport:
+        now = now or utcnow()
+        report = SweepReport()
+        ttl = timedelta(seconds=max(self.interval * 3, 10))
+        if not await self.locks.try_acquire(LOCK_NAME, owner=self.owner, now=now, ttl=ttl):
+            return report
+        report.leader = True
+
+        for job in await self.jobs.expired_leases(now=now, limit=self.batch_limit):
+            if job.get("attempts", 0) >= self.max_attempts:
+                error = f"gave up after {job['attempts']} attempts (worker lease expired)"
+                if await self.jobs.fail_expired(job, now=now, error=error):
+                    report.failed += 1
+            elif await self.jobs.requeue_expired(job, now=now):
+                report.requeued += 1
+
+        unsent = await self.jobs.unsent(
+            created_before=now - self.unsent_grace, limit=self.batch_limit
+        )
+        stale = await self.jobs.stale_queued(
+            updated_before=now - self.stale_after, limit=self.batch_limit
+        )
+        to_send = list(dict.fromkeys(unsent + stale))
+        if to_send:
+            failed = set(await self.queue.send_job_ids(to_send))
+            sent = [j for j in to_send if j not in failed]
+            if sent:
+                await self.jobs.mark_enqueued(sent, now=now)
+            report.resent = len(sent)
+        SWEPT.labels(action="resent").inc(report.resent)
+        SWEPT.labels(action="requeued").inc(report.requeued)
+        SWEPT.labels(action="failed").inc(report.failed)
+        return report
