@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help tools deps dev test test-unit test-integration test-e2e test-deploy \
-        test-observability lint typecheck fmt dashboards dashboards-check queues \
+        test-observability test-faults lint typecheck fmt dashboards dashboards-check queues \
         images kind-up kind-down skaffold-dev chart-test keda-sim clean
 
 help: ## list targets
@@ -88,3 +88,7 @@ keda-sim: deps ## replay a 10k burst against the rendered ScaledObject
 
 clean: ## remove local data and caches of this clone (not the shared tool cache)
 	rm -rf .data .venv .mypy_cache .ruff_cache .pytest_cache
+
+test-faults: tools deps ## fault injection on the local stack, incl. the 1,000-submission SIGTERM burst
+	$(UV) run pytest tests/faults -m faults $(PYTEST_ARGS)
+	@cat reports/faults.json

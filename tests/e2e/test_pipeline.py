@@ -110,7 +110,9 @@ async def test_200_concurrent_submissions_are_each_graded_once(
 
         seen: dict[str, list[str]] = {job: ["queued"] for job, _ in accepted}
         pending = dict(accepted)
-        deadline = asyncio.get_running_loop().time() + 120
+        deadline = (
+            asyncio.get_running_loop().time() + 300
+        )  # generous: FerretDB under CPU contention
         while pending:
             if asyncio.get_running_loop().time() > deadline:
                 m: AsyncMongoClient[Any] = AsyncMongoClient(stack.mongo_uri)

@@ -24,17 +24,25 @@ from tests.integration.conftest import RunWorker, api_settings, wait_for
 
 
 def body(correct: int, student: str = "s1") -> dict[str, Any]:
-    return {"studentId": student, "paperId": "demo-paper", "instituteId": "demo-institute",
-            "answers": demo_answers(correct)}
+    return {
+        "studentId": student,
+        "paperId": "demo-paper",
+        "instituteId": "demo-institute",
+        "answers": demo_answers(correct),
+    }
 
 
-def sweeper(db: AsyncDatabase[Any], queue: SqsQueue, owner: str = "sweeper-a",
-            **over: Any) -> Sweeper:
-    kw: dict[str, Any] = {"interval_seconds": 1, "unsent_grace_seconds": 0,
-                          "stale_after_seconds": 900, "max_attempts": 3}
+def sweeper(
+    db: AsyncDatabase[Any], queue: SqsQueue, owner: str = "sweeper-a", **over: Any
+) -> Sweeper:
+    kw: dict[str, Any] = {
+        "interval_seconds": 1,
+        "unsent_grace_seconds": 0,
+        "stale_after_seconds": 900,
+        "max_attempts": 3,
+    }
     kw.update(over)
-    return Sweeper(jobs=JobRepository(db), locks=LockRepository(db), queue=queue, owner=owner,
-                   **kw)
+    return Sweeper(jobs=JobRepository(db), locks=LockRepository(db), queue=queue, owner=owner, **kw)
 
 
 @pytest.fixture
@@ -49,8 +57,10 @@ async def broken_queue_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_a_failed_send_still_answers_202_and_the_sweeper_delivers_it(
-    broken_queue_client: httpx.AsyncClient, mongo_db: AsyncDatabase[Any],
-    main_queue: SqsQueue, run_worker: RunWorker,
+    broken_queue_client: httpx.AsyncClient,
+    mongo_db: AsyncDatabase[Any],
+    main_queue: SqsQueue,
+    run_worker: RunWorker,
 ) -> None:
     r = await broken_queue_client.post("/api/submissions", json=body(11))
     assert r.status_code == 202
@@ -62,16 +72,20 @@ async def test_a_failed_send_still_answers_202_and_the_sweeper_delivers_it(
     report = await sweeper(mongo_db, main_queue).sweep_once()
     assert report.leader and report.resent == 1
     async with run_worker(sweeper_enabled=False):
+
         async def done() -> bool:
             doc = await mongo_db["submission_jobs"].find_one({"_id": job_id})
             return bool(doc and doc["status"] == "completed")
+
         await wait_for(done)
     doc = await mongo_db["submission_jobs"].find_one({"_id": job_id})
     assert doc is not None and doc["result"]["score"] == 11 and doc["enqueued"] is True
 
 
 async def test_expired_leases_are_requeued_or_failed_when_out_of_attempts(
-    client: httpx.AsyncClient, demo: dict[str, Any], mongo_db: AsyncDatabase[Any],
+    client: httpx.AsyncClient,
+    demo: dict[str, Any],
+    mongo_db: AsyncDatabase[Any],
     main_queue: SqsQueue,
 ) -> None:
     retry = (await client.post("/api/submissions", json=body(1, "a"))).json()["jobId"]
@@ -81,9 +95,17 @@ async def test_expired_leases_are_requeued_or_failed_when_out_of_attempts(
     now = utcnow()
     jobs = mongo_db["submission_jobs"]
     for job_id, attempts, lease in ((retry, 1, -5), (give_up, 3, -5), (alive, 1, +60)):
-        await jobs.update_one({"_id": job_id}, {"$set": {
-            "status": "processing", "attempts": attempts, "leaseOwner": "dead-worker",
-            "leaseUntil": now + timedelta(seconds=lease)}})
+        await jobs.update_one(
+            {"_id": job_id},
+            {
+                "$set": {
+                    "status": "processing",
+                    "attempts": attempts,
+                    "leaseOwner": "dead-worker",
+                    "leaseUntil": now + timedelta(seconds=lease),
+                }
+            },
+        )
 
     report = await sweeper(mongo_db, main_queue).sweep_once(now=now)
     assert (report.requeued, report.failed) == (1, 1)
@@ -111,7 +133,9 @@ async def test_only_the_lease_holder_sweeps(
 
 
 async def test_jobs_whose_message_was_lost_are_sent_again(
-    client: httpx.AsyncClient, demo: dict[str, Any], mongo_db: AsyncDatabase[Any],
+    client: httpx.AsyncClient,
+    demo: dict[str, Any],
+    mongo_db: AsyncDatabase[Any],
     main_queue: SqsQueue,
 ) -> None:
     job_id = (await client.post("/api/submissions", json=body(4))).json()["jobId"]
@@ -144,6 +168,7 @@ async def test_dlq_inspect_and_redrive_both_ways(
 
     async def drained() -> bool:
         return (await dlq.depth())["visible"] == 0 and (await dlq.depth())["inflight"] == 0
+
     await wait_for(drained, timeout=30)
     assert (await main_queue.depth())["visible"] == 14, result
     again = await redrive_dlq(sqs, dlq_url=stack.dlq_url, main_url=stack.queue_url, limit=None)
