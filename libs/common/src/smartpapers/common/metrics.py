@@ -19,3 +19,5 @@ PAPER_CACHE_REQUESTS = Counter(
     "Paper look-ups served from the in-process cache (hit) or MongoDB (miss).",
     ["result"],
 )
+for _result in ("hit", "miss"):
+    PAPER_CACHE_REQUESTS.labels(result=_result)
