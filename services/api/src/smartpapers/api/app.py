@@ -19,10 +19,10 @@ from smartpapers.api.queue_metrics import export_queue_depth
 from smartpapers.api.routes import health, papers, submissions
 from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
+from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
-from smartpapers.common.mongo import connect_mongo, ensure_indexes
 from smartpapers.common.papers import PaperCache
-from smartpapers.common.queue import SqsQueue, open_sqs_client
+from smartpapers.common.queue import SqsQueue
 from smartpapers.common.repositories import JobRepository, PaperRepository
 
 logger = logging.getLogger(__name__)
@@ -30,38 +30,35 @@ logger = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    mongo = await connect_mongo(settings)
-    try:
-        db = mongo[settings.mongo_db]
-        await ensure_indexes(db)
-        async with open_sqs_client(
-            region=settings.aws_region, endpoint_url=settings.sqs_endpoint_url
-        ) as sqs:
-            queue = SqsQueue(client=sqs, url=settings.sqs_queue_url)
-            dlq = SqsQueue(client=sqs, url=settings.sqs_dlq_url) if settings.sqs_dlq_url else None
-            jobs = JobRepository(db)
-            paper_repo = PaperRepository(db)
-            batcher = SendBatcher(
-                queue=queue, on_sent=jobs.mark_enqueued, linger_seconds=settings.send_linger_seconds
+    async with open_backends(settings) as backends:
+        db = backends.db
+        queue = SqsQueue(client=backends.sqs, url=settings.sqs_queue_url)
+        dlq = (
+            SqsQueue(client=backends.sqs, url=settings.sqs_dlq_url)
+            if settings.sqs_dlq_url
+            else None
+        )
+        jobs = JobRepository(db)
+        paper_repo = PaperRepository(db)
+        batcher = SendBatcher(
+            queue=queue, on_sent=jobs.mark_enqueued, linger_seconds=settings.send_linger_seconds
+        )
+        try:
+            yield Services(
+                settings=settings,
+                mongo=backends.mongo,
+                db=db,
+                queue=queue,
+                dlq=dlq,
+                jobs=jobs,
+                papers=paper_repo,
+                paper_cache=PaperCache(
+                    repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
+                ),
+                batcher=batcher,
             )
-            try:
-                yield Services(
-                    settings=settings,
-                    mongo=mongo,
-                    db=db,
-                    queue=queue,
-                    dlq=dlq,
-                    jobs=jobs,
-                    papers=paper_repo,
-                    paper_cache=PaperCache(
-                        repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
-                    ),
-                    batcher=batcher,
-                )
-            finally:
-                await batcher.close()
-    finally:
-        await mongo.close()
+        finally:
+            await batcher.close()
 
 
 def create_app(settings: Settings) -> FastAPI:

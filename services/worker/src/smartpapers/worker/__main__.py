@@ -9,10 +9,10 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from smartpapers.common.backends import open_backends
 from smartpapers.common.logging import configure_logging
-from smartpapers.common.mongo import connect_mongo, ensure_indexes
 from smartpapers.common.papers import PaperCache
-from smartpapers.common.queue import SqsQueue, open_sqs_client
+from smartpapers.common.queue import SqsQueue
 from smartpapers.common.repositories import (
     JobRepository,
     LockRepository,
@@ -43,52 +43,45 @@ async def open_worker(settings: Settings) -> AsyncIterator[Worker]:
 @contextlib.asynccontextmanager
 async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess]:
     """Open MongoDB and SQS (with bounded retries) and build the worker around them."""
-    mongo = await connect_mongo(settings)
-    try:
-        db = mongo[settings.mongo_db]
-        await ensure_indexes(db)
-        async with open_sqs_client(
-            region=settings.aws_region,
-            endpoint_url=settings.sqs_endpoint_url,
-            max_pool_connections=max(20, settings.worker_concurrency // 5),
-        ) as sqs:
-            jobs = JobRepository(db)
-            processor = JobProcessor(
+    async with open_backends(
+        settings, sqs_pool_connections=max(20, settings.worker_concurrency // 5)
+    ) as backends:
+        db, sqs = backends.db, backends.sqs
+        jobs = JobRepository(db)
+        processor = JobProcessor(
+            jobs=jobs,
+            submissions=SubmissionRepository(db),
+            paper_cache=PaperCache(
+                repository=PaperRepository(db), ttl_seconds=settings.paper_cache_ttl_seconds
+            ),
+            lease_seconds=settings.sqs_visibility_timeout_seconds,
+            max_attempts=settings.max_attempts,
+            retry_base_delay=settings.retry_base_delay_seconds,
+            retry_max_delay=settings.retry_max_delay_seconds,
+        )
+        queue = SqsQueue(client=sqs, url=settings.sqs_queue_url)
+        worker = Worker(
+            queue=queue,
+            jobs=jobs,
+            processor=processor,
+            concurrency=settings.worker_concurrency,
+            wait_seconds=settings.sqs_wait_time_seconds,
+            visibility_timeout=settings.sqs_visibility_timeout_seconds,
+            drain_timeout=settings.worker_drain_timeout_seconds,
+        )
+        sweeper = None
+        if settings.sweeper_enabled:
+            sweeper = Sweeper(
                 jobs=jobs,
-                submissions=SubmissionRepository(db),
-                paper_cache=PaperCache(
-                    repository=PaperRepository(db), ttl_seconds=settings.paper_cache_ttl_seconds
-                ),
-                lease_seconds=settings.sqs_visibility_timeout_seconds,
-                max_attempts=settings.max_attempts,
-                retry_base_delay=settings.retry_base_delay_seconds,
-                retry_max_delay=settings.retry_max_delay_seconds,
-            )
-            queue = SqsQueue(client=sqs, url=settings.sqs_queue_url)
-            worker = Worker(
+                locks=LockRepository(db),
                 queue=queue,
-                jobs=jobs,
-                processor=processor,
-                concurrency=settings.worker_concurrency,
-                wait_seconds=settings.sqs_wait_time_seconds,
-                visibility_timeout=settings.sqs_visibility_timeout_seconds,
-                drain_timeout=settings.worker_drain_timeout_seconds,
+                owner=worker.owner,
+                interval_seconds=settings.sweeper_interval_seconds,
+                unsent_grace_seconds=settings.sweeper_unsent_grace_seconds,
+                stale_after_seconds=settings.sweeper_stale_after_seconds,
+                max_attempts=settings.max_attempts,
             )
-            sweeper = None
-            if settings.sweeper_enabled:
-                sweeper = Sweeper(
-                    jobs=jobs,
-                    locks=LockRepository(db),
-                    queue=queue,
-                    owner=worker.owner,
-                    interval_seconds=settings.sweeper_interval_seconds,
-                    unsent_grace_seconds=settings.sweeper_unsent_grace_seconds,
-                    stale_after_seconds=settings.sweeper_stale_after_seconds,
-                    max_attempts=settings.max_attempts,
-                )
-            yield WorkerProcess(worker=worker, sweeper=sweeper)
-    finally:
-        await mongo.close()
+        yield WorkerProcess(worker=worker, sweeper=sweeper)
 
 
 async def serve(settings: Settings) -> None:
