@@ -90,7 +90,9 @@ BANNER = """
 """
 
 
-def start_prometheus(*, workers: int, data: Path, sink: TextIO) -> ManagedProcess:
+def start_prometheus(
+    *, workers: int, api_port: int, worker_base_port: int, data: Path, sink: TextIO
+) -> ManagedProcess:
     """Prometheus scraping the API and workers, with the chart's recording rules and alerts."""
     binary = shutil.which("prometheus")
     if binary is None:
@@ -103,6 +105,10 @@ def start_prometheus(*, workers: int, data: Path, sink: TextIO) -> ManagedProces
             str(REPO / "deploy/prometheus/local_config.py"),
             "--workers",
             str(workers),
+            "--api",
+            f"127.0.0.1:{api_port}",
+            "--worker-base-port",
+            str(worker_base_port),
             "--out",
             str(config),
         ],
@@ -212,7 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         seed(api)
         if args.prometheus:
             servers.append(
-                start_prometheus(workers=args.workers, data=data / "prometheus", sink=out)
+                start_prometheus(
+                    workers=args.workers,
+                    api_port=args.api_port,
+                    worker_base_port=args.worker_metrics_port,
+                    data=data / "prometheus",
+                    sink=out,
+                )
             )
         workers = ", ".join(
             f"http://127.0.0.1:{args.worker_metrics_port + i}/metrics" for i in range(args.workers)
