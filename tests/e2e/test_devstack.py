@@ -31,11 +31,26 @@ def _children_alive(pids: list[int]) -> list[int]:
 async def test_make_dev_runs_the_curl_flow_and_stops_cleanly(tmp_path: Path) -> None:
     api_port, sqs_port, mongo_port, metrics_port = (free_port() for _ in range(4))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smartpapers.devstack", "--workers", "2",
-         "--api-port", str(api_port), "--sqs-port", str(sqs_port),
-         "--mongo-port", str(mongo_port), "--worker-metrics-port", str(metrics_port),
-         "--data-dir", str(tmp_path / "data")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "smartpapers.devstack",
+            "--workers",
+            "2",
+            "--api-port",
+            str(api_port),
+            "--sqs-port",
+            str(sqs_port),
+            "--mongo-port",
+            str(mongo_port),
+            "--worker-metrics-port",
+            str(metrics_port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     lines: list[str] = []
@@ -52,9 +67,15 @@ async def test_make_dev_runs_the_curl_flow_and_stops_cleanly(tmp_path: Path) -> 
     try:
         api = f"http://127.0.0.1:{api_port}"
         async with httpx.AsyncClient(base_url=api, timeout=30) as c:
-            r = await c.post("/api/submissions", json={
-                "studentId": "s1", "paperId": "demo-paper", "instituteId": "demo-institute",
-                "answers": demo_answers(13)})
+            r = await c.post(
+                "/api/submissions",
+                json={
+                    "studentId": "s1",
+                    "paperId": "demo-paper",
+                    "instituteId": "demo-institute",
+                    "answers": demo_answers(13),
+                },
+            )
             assert r.status_code == 202
             for _ in range(200):
                 view = (await c.get(r.json()["statusUrl"])).json()
@@ -64,8 +85,12 @@ async def test_make_dev_runs_the_curl_flow_and_stops_cleanly(tmp_path: Path) -> 
             assert view["status"] == "completed" and view["result"]["score"] == 13
             assert view["result"]["total"] == 20
             assert (await c.get(f"http://127.0.0.1:{metrics_port + 1}/healthz")).status_code == 200
-        children = [int(p) for p in subprocess.run(
-            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()]
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
         assert len(children) == 5  # ElasticMQ, FerretDB, API, 2 workers
     finally:
         proc.send_signal(signal.SIGINT)

@@ -40,13 +40,18 @@ async def api_on_own_mongo(
 
 
 async def test_database_down_at_submit_is_503_with_retry_after_and_nothing_enqueued(
-    api_on_own_mongo: httpx.AsyncClient, own_mongo: tuple[ManagedProcess, str],
+    api_on_own_mongo: httpx.AsyncClient,
+    own_mongo: tuple[ManagedProcess, str],
     main_queue: SqsQueue,
 ) -> None:
     client = api_on_own_mongo
     assert (await client.post("/api/papers", json=demo_paper())).status_code == 201
-    body: dict[str, Any] = {"studentId": "s1", "paperId": "demo-paper",
-                            "instituteId": "demo-institute", "answers": demo_answers(5)}
+    body: dict[str, Any] = {
+        "studentId": "s1",
+        "paperId": "demo-paper",
+        "instituteId": "demo-institute",
+        "answers": demo_answers(5),
+    }
     assert (await client.post("/api/submissions", json=body)).status_code == 202  # warm cache
     await main_queue.receive(wait_seconds=1)  # take the first message out of view
     own_mongo[0].kill()  # kill -9 the database
