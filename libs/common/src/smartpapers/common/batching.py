@@ -1,7 +1,9 @@
 """Coalesces concurrent job sends into SendMessageBatch calls (≤10 per call, short linger).
 
 Each caller awaits its own outcome; a flush runs while new sends keep accumulating, so
-under load every SQS request carries close to ten messages."""
+under load every SQS request carries close to ten messages. Jobs are stored as enqueued;
+``on_failed`` flips the ones SQS did not take back to ``enqueued: false`` for the sweeper —
+a job without a message is never touched by a worker, so that write races with nothing."""
 
 from __future__ import annotations
 
@@ -19,11 +21,11 @@ class SendBatcher:
         self,
         *,
         queue: SqsQueue,
-        on_sent: Callable[[Sequence[str]], Awaitable[None]],
+        on_failed: Callable[[Sequence[str]], Awaitable[None]],
         linger_seconds: float = 0.005,
     ) -> None:
         self._queue = queue
-        self._on_sent = on_sent
+        self._on_failed = on_failed
         self._linger = linger_seconds
         self._pending: list[tuple[str, asyncio.Future[bool]]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -31,7 +33,7 @@ class SendBatcher:
 
     async def send(self, job_id: str) -> bool:
         """Queue one jobId for sending; True once SQS accepted it, False if it was not sent
-        (the job stays ``enqueued: false`` and the sweeper sends it later)."""
+        (the job is then marked ``enqueued: false`` and the sweeper sends it later)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((job_id, future))
         if len(self._pending) >= MAX_BATCH:
@@ -57,16 +59,14 @@ class SendBatcher:
         except Exception:
             logger.exception("sending a batch of %d jobs failed", len(ids))
             failed = set(ids)
-        # answer the waiting requests first: marking the outbox flag is not on their path
+        if failed:
+            try:
+                await self._on_failed([job_id for job_id in ids if job_id in failed])
+            except Exception:  # MongoDB down too: the sweeper's stale rule still finds them
+                logger.warning("could not mark %d jobs unsent", len(failed), exc_info=True)
         for job_id, future in batch:
             if not future.done():
                 future.set_result(job_id not in failed)
-        sent = [job_id for job_id in ids if job_id not in failed]
-        if sent:
-            try:
-                await self._on_sent(sent)
-            except Exception:  # the flag is an optimisation: the sweeper copes
-                logger.warning("could not mark %d jobs enqueued", len(sent), exc_info=True)
 
     async def close(self) -> None:
         """Flush what is pending and wait for in-flight batches (graceful shutdown)."""

@@ -120,6 +120,14 @@ class JobRepository:
         async with storage_errors("mark jobs enqueued"):
             await self._jobs.update_many({"_id": {"$in": list(job_ids)}}, {"$set": update})
 
+    async def mark_unsent(self, job_ids: Sequence[str]) -> None:
+        """The send failed: leave these jobs to the sweeper (``enqueued: false``)."""
+        async with storage_errors("mark jobs unsent"):
+            await self._jobs.update_many(
+                {"_id": {"$in": list(job_ids)}, "status": JobStatus.QUEUED.value},
+                {"$set": {"enqueued": False}},
+            )
+
     # -- the sweeper's queries -----------------------------------------------------------
 
     async def unsent(self, *, created_before: datetime, limit: int) -> list[str]:

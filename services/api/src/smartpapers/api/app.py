@@ -41,7 +41,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         jobs = JobRepository(db)
         paper_repo = PaperRepository(db)
         batcher = SendBatcher(
-            queue=queue, on_sent=jobs.mark_enqueued, linger_seconds=settings.send_linger_seconds
+            queue=queue, on_failed=jobs.mark_unsent, linger_seconds=settings.send_linger_seconds
         )
         try:
             yield Services(

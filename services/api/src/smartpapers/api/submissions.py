@@ -1,8 +1,9 @@
 """Accepting a submission: validate against the paper, store the job (the outbox), enqueue.
 
 A 202 is answered only once the job is stored with majority write concern. The SQS send is
-attempted right away (batched with concurrent requests); if it fails the job stays
-``enqueued: false`` and the sweeper sends it, so the submission is never lost.
+attempted right away (batched with concurrent requests); if it fails the job is marked
+``enqueued: false`` and the sweeper sends it; if the API dies between the insert and the send,
+the sweeper's stale rule re-sends it. Either way the submission is never lost.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def new_job_document(
             [a.model_dump(by_alias=True) for a in submission.answers], separators=(",", ":")
         ),
         "attempts": 0,
-        "enqueued": False,
+        # stored as enqueued: the send follows at once, and a failed send flips it back; a
+        # write after the send would race with the worker that already received the message
+        "enqueued": True,
         "createdAt": now,
         "updatedAt": now,
         "result": None,

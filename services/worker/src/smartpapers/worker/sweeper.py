@@ -111,11 +111,12 @@ class Sweeper:
         )
         to_send = list(dict.fromkeys(unsent + stale))
         if to_send:
-            failed = set(await self.queue.send_job_ids(to_send))
-            sent = [j for j in to_send if j not in failed]
-            if sent:
-                await self.jobs.mark_enqueued(sent, now=now)
-            report.resent = len(sent)
+            # mark first: these jobs have no message, so no worker writes them meanwhile
+            await self.jobs.mark_enqueued(to_send, now=now)
+            failed = await self.queue.send_job_ids(to_send)
+            if failed:
+                await self.jobs.mark_unsent(failed)
+            report.resent = len(to_send) - len(failed)
         SWEPT.labels(action="resent").inc(report.resent)
         SWEPT.labels(action="requeued").inc(report.requeued)
         SWEPT.labels(action="failed").inc(report.failed)
