@@ -36,3 +36,12 @@ def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMARTPAPERS_AUTH_MODE", "basic")
     with pytest.raises(ValidationError, match="auth_mode"):
         ApiSettings()
+
+
+def test_jwt_mode_fails_closed_until_it_is_implemented(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartpapers.api.app import AuthNotAvailableError, create_app
+
+    monkeypatch.setenv("SMARTPAPERS_SQS_QUEUE_URL", "http://q")
+    monkeypatch.setenv("SMARTPAPERS_AUTH_MODE", "jwt")
+    with pytest.raises(AuthNotAvailableError, match="refusing to start"):
+        create_app(ApiSettings())

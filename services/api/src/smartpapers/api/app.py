@@ -61,7 +61,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             await batcher.close()
 
 
+class AuthNotAvailableError(RuntimeError):
+    """Raised at start-up instead of serving unauthenticated requests in ``jwt`` mode."""
+
+
 def create_app(settings: Settings) -> FastAPI:
+    if settings.auth_mode == "jwt":
+        # fail closed: JWT verification is issue #7; never serve jwt mode without it
+        raise AuthNotAvailableError(
+            "SMARTPAPERS_AUTH_MODE=jwt is not implemented yet; refusing to start without "
+            "authentication. Use auth mode 'none' only on a trusted network."
+        )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings) as services:
