@@ -21,37 +21,31 @@ from smartpapers.worker.settings import Settings as WorkerSettings
 from tests.conftest import Stack
 
 
-def api_settings(stack: Stack, **over: Any) -> ApiSettings:
-    values: dict[str, Any] = {
+def _stack_values(stack: Stack) -> dict[str, Any]:
+    """Settings every process of a test shares: its stack, short connect attempts."""
+    return {
         "mongo_uri": stack.mongo_uri,
         "mongo_db": stack.db_name,
         "sqs_endpoint_url": stack.sqs_endpoint,
         "sqs_queue_url": stack.queue_url,
         "sqs_dlq_url": stack.dlq_url,
-        "queue_metrics_interval_seconds": 0,
         "connect_attempts": 2,
         "mongo_timeout_ms": 2000,
     }
-    values.update(over)
-    return ApiSettings(**values)
+
+
+def api_settings(stack: Stack, **over: Any) -> ApiSettings:
+    return ApiSettings(**{**_stack_values(stack), "queue_metrics_interval_seconds": 0, **over})
 
 
 def worker_settings(stack: Stack, **over: Any) -> WorkerSettings:
     values: dict[str, Any] = {
-        "mongo_uri": stack.mongo_uri,
-        "mongo_db": stack.db_name,
-        "sqs_endpoint_url": stack.sqs_endpoint,
-        "sqs_queue_url": stack.queue_url,
-        "sqs_dlq_url": stack.dlq_url,
         "worker_metrics_port": 0,
         "sqs_wait_time_seconds": 1,
         "sqs_visibility_timeout_seconds": 30,
         "worker_drain_timeout_seconds": 5,
-        "connect_attempts": 2,
-        "mongo_timeout_ms": 2000,
     }
-    values.update(over)
-    return WorkerSettings(**values)
+    return WorkerSettings(**{**_stack_values(stack), **values, **over})
 
 
 @pytest.fixture
