@@ -81,7 +81,14 @@ async def test_database_unreachable_during_grading(fault_stack: FaultStack) -> N
     async with await client_for(fault_stack) as client:
         await fault_stack.seed(client)
         accepted, _ = await fault_stack.submit_many(client, 40)
-    fault_stack.start_worker("worker", SMARTPAPERS_FAILPOINTS="before_grade=sleep(0.2)")
+    # a short client timeout: requests caught on a dying or restarting FerretDB can hang
+    # until timeoutMS (2x this); 60 s hangs on all four pooled connections once made the
+    # whole recovery outlast the deadline
+    fault_stack.start_worker(
+        "worker",
+        SMARTPAPERS_FAILPOINTS="before_grade=sleep(0.2)",
+        SMARTPAPERS_MONGO_TIMEOUT_MS="3000",
+    )
     await asyncio.sleep(2)
     assert fault_stack.mongo is not None
     fault_stack.mongo.kill()  # kill -9 FerretDB mid-burst
