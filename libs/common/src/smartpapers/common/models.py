@@ -30,7 +30,7 @@ MAX_TITLE_LENGTH = 300
 
 Identifier = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9._:@-]+$"),
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9._:@|-]+$"),
 ]
 """studentId, paperId, instituteId and questionId: short, printable, no spaces."""
 

@@ -7,15 +7,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.errors import install_error_handlers
 from smartpapers.api.limits import BodySizeLimitMiddleware
 from smartpapers.api.metrics import HTTP_LATENCY_BUCKETS
 from smartpapers.api.queue_metrics import export_queue_depth
+from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.routes import health, papers, submissions
 from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
@@ -43,6 +46,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         batcher = SendBatcher(
             queue=queue, on_failed=jobs.mark_unsent, linger_seconds=settings.send_linger_seconds
         )
+        limiter = RateLimiter(
+            db,
+            window_seconds=settings.rate_limit_window_seconds,
+            timeout_seconds=settings.rate_limit_timeout_seconds,
+        )
+        purger: asyncio.Task[None] | None = None
+        if settings.submissions_limit or settings.status_polls_limit:
+            await limiter.ensure_indexes()
+            if not limiter.ttl_index:
+                purger = asyncio.create_task(limiter.run_purger())
+        verifier: JwtVerifier | None = None
+        if settings.auth_mode == "jwt":
+            verifier = JwtVerifier(settings)
+            await verifier.warm_up()
         try:
             yield Services(
                 settings=settings,
@@ -56,20 +73,45 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                     repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
                 ),
                 batcher=batcher,
+                limiter=limiter,
+                verifier=verifier,
             )
         finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
             await batcher.close()
 
 
 class AuthNotAvailableError(RuntimeError):
-    """Raised at start-up instead of serving unauthenticated requests in ``jwt`` mode."""
+    """Raised at start-up instead of serving unauthenticated requests when ``jwt`` mode
+    lacks its settings (fail closed)."""
+
+
+def _document_without_auth(app: FastAPI) -> None:
+    """Auth mode none: the schema declares no bearer scheme and no 401/403 answers, so
+    clients and schema-driven tests see what this mode actually does."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    operation.pop("security", None)
+                    for status in ("401", "403"):
+                        operation.get("responses", {}).pop(status, None)
+            schema.get("components", {}).pop("securitySchemes", None)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
-    if settings.auth_mode == "jwt":
-        # fail closed: JWT verification is issue #7; never serve jwt mode without it
+    if settings.auth_mode == "jwt" and (missing := settings.jwt_config_problems()):
         raise AuthNotAvailableError(
-            "SMARTPAPERS_AUTH_MODE=jwt is not implemented yet; refusing to start without "
+            f"SMARTPAPERS_AUTH_MODE=jwt needs {', '.join(missing)}; refusing to start without "
             "authentication. Use auth mode 'none' only on a trusted network."
         )
 
@@ -108,6 +150,8 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    if settings.auth_mode == "none":
+        _document_without_auth(app)
     app.include_router(health.router)
     app.include_router(submissions.router)
     app.include_router(papers.router)

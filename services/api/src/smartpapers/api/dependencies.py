@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from smartpapers.api.auth import ANONYMOUS, AuthenticationError, Principal
+from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
 from smartpapers.common.papers import PaperCache
@@ -36,7 +41,64 @@ def get_paper_cache(services: ServicesDep) -> PaperCache:
     return services.paper_cache
 
 
+def get_limiter(services: ServicesDep) -> RateLimiter:
+    return services.limiter
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A JWT from the OIDC provider (auth mode jwt); not needed in auth mode none.",
+)
+
+
+async def authenticate(request: Request) -> Principal:
+    """Auth mode ``none``: the trusted anonymous principal. ``jwt``: the verified token's
+    principal, or 401 (503 while the JWKS cannot be fetched)."""
+    verifier = get_services(request).verifier
+    if verifier is None:
+        return ANONYMOUS
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("bearer token required", bearer_error=None)
+    return await verifier.verify(token)
+
+
+class AuthenticatedRoute(APIRoute):
+    """Authenticates before FastAPI reads and parses the body: a request without a valid
+    token costs no JSON parsing and always gets 401, whatever its body. Errors raised here
+    reach the app's exception handlers (``errors``) like any route error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request) -> Response:
+            request.state.principal = await authenticate(request)
+            return await handler(request)
+
+        return authenticated
+
+
+async def get_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The principal :class:`AuthenticatedRoute` established (``_credentials`` only puts
+    the bearer scheme into the OpenAPI schema)."""
+    principal = getattr(request.state, "principal", None)
+    if isinstance(principal, Principal):
+        return principal
+    return await authenticate(request)  # a route outside AuthenticatedRoute
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn applies X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 JobsDep = Annotated[JobRepository, Depends(get_jobs)]
 PapersDep = Annotated[PaperRepository, Depends(get_papers)]
 PaperCacheDep = Annotated[PaperCache, Depends(get_paper_cache)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -11,9 +11,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from smartpapers.api.auth import AuthenticationError, AuthUnavailableError, ForbiddenError
 from smartpapers.api.metrics import SUBMISSIONS_REJECTED
+from smartpapers.api.rate_limit import RateLimitedError
 from smartpapers.api.submissions import TooManyAnswersError
 from smartpapers.common.errors import (
     IdempotencyConflictError,
@@ -28,6 +31,32 @@ from smartpapers.common.errors import (
 logger = logging.getLogger(__name__)
 
 SUBMIT_PATH = "/api/submissions"
+BEARER_REALM = 'Bearer realm="smartpapers"'
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"message", "error"}`` (+ ``details`` on 422)."""
+
+    message: str
+    error: str
+    details: list[dict[str, Any]] | None = None
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, all with the :class:`ErrorBody`."""
+    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+ERROR_DESCRIPTIONS = {
+    401: "No or invalid bearer token (auth mode jwt); `WWW-Authenticate: Bearer`",
+    403: "The token's principal may not do this",
+    404: "Not found (also: another student's job)",
+    409: "Conflict",
+    413: "Body too large",
+    422: "Invalid request",
+    429: "Rate limited; retry after `Retry-After` seconds",
+    503: "Temporarily unavailable; retry after `Retry-After` seconds",
+}
 
 
 def error_response(
@@ -58,7 +87,24 @@ _DOMAIN: dict[type[SmartpapersError], tuple[int, str, str]] = {
     TooManyAnswersError: (422, "too_many_answers", "invalid"),
     StorageUnavailableError: (503, "storage_unavailable", "unavailable"),
     QueueUnavailableError: (503, "queue_unavailable", "unavailable"),
+    AuthenticationError: (401, "unauthorized", "unauthorized"),
+    ForbiddenError: (403, "forbidden", "unauthorized"),
+    RateLimitedError: (429, "rate_limited", "rate_limited"),
+    AuthUnavailableError: (503, "auth_unavailable", "unavailable"),
 }
+
+
+def _headers(exc: Exception, status: int, retry_after_seconds: int) -> dict[str, str] | None:
+    if isinstance(exc, AuthenticationError):
+        # RFC 6750 §3: no error code when no token was sent
+        if exc.bearer_error is None:
+            return {"WWW-Authenticate": BEARER_REALM}
+        return {"WWW-Authenticate": f'{BEARER_REALM}, error="{exc.bearer_error}"'}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after)}
+    if status == 503:
+        return {"Retry-After": str(retry_after_seconds)}
+    return None
 
 
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
@@ -68,9 +114,12 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
             (500, "internal_error", "unavailable"),
         )
         _reject(request, reason)
-        headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
+        headers = _headers(exc, status, retry_after_seconds)
         if status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+        elif status in (401, 403):
+            # the reason only: never the token
+            logger.info("%s %s denied (%d): %s", request.method, request.url.path, status, exc)
         return error_response(status, code, str(exc), headers=headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -86,6 +135,11 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 413:
             _reject(request, "too_large")
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body": not UTF-8, or nested past the parser's
+            # recursion limit. The contract's answer for an unreadable body is 422.
+            _reject(request, "invalid")
+            return error_response(422, "invalid_request", "request body is not valid JSON")
         return error_response(
             exc.status_code,
             f"http_{exc.status_code}",

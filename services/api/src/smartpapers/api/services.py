@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from smartpapers.api.auth import JwtVerifier
+from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
 from smartpapers.common.batching import SendBatcher
 from smartpapers.common.mongo import Document
@@ -27,3 +29,6 @@ class Services:
     papers: PaperRepository
     paper_cache: PaperCache
     batcher: SendBatcher
+    limiter: RateLimiter
+    verifier: JwtVerifier | None
+    """None in auth mode ``none``."""

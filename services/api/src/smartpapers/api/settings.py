@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from smartpapers.common.settings import CommonSettings
+
+DEFAULT_JWT_ALGORITHMS = ("RS256", "ES256")
+ASYMMETRIC_JWT_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+DEFAULT_SUBMISSIONS_LIMIT = 30
+DEFAULT_STATUS_POLLS_LIMIT = 120
 
 
 class Settings(CommonSettings):
@@ -25,9 +32,84 @@ class Settings(CommonSettings):
     api_docs_enabled: bool = True
     api_cors_origins: list[str] = Field(default_factory=list)
     auth_mode: Literal["none", "jwt"] = "none"
+    # -- JWT verification (auth_mode=jwt); see docs/security.md
+    jwt_jwks_url: str = Field(default="", description="JWKS endpoint of the OIDC provider")
+    jwt_issuer: str = Field(default="", description="expected `iss`, compared exactly")
+    jwt_audience: str = Field(default="", description="expected `aud` (one of the token's)")
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_JWT_ALGORITHMS),
+        description="allow-list of signature algorithms; asymmetric ones only",
+    )
+    jwt_required_claims: list[str] = Field(
+        default_factory=lambda: ["exp", "iss", "aud", "sub"],
+        description="claims a token must carry (`nbf` and `iat` are checked when present)",
+    )
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300, description="clock skew allowed")
+    jwt_jwks_cache_seconds: int = Field(default=300, ge=1, description="JWKS cache lifetime")
+    jwt_jwks_refresh_cooldown_seconds: float = Field(
+        default=30, ge=0, description="min. time between JWKS refreshes forced by unknown kids"
+    )
+    jwt_jwks_timeout_seconds: float = Field(default=5, gt=0)
+    jwt_staff_claim: str = Field(
+        default="roles",
+        description="claim listing roles (a list or a space-separated string; a dotted path "
+        "such as realm_access.roles reaches into nested claims)",
+    )
+    jwt_staff_role: str = Field(default="staff", min_length=1)
+    jwt_institute_claim: str = Field(
+        default="institute", description="claim naming the principal's institute (optional)"
+    )
+    jwt_max_token_bytes: int = Field(default=8192, ge=512)
+    # -- per-student rate limits, shared by all replicas through MongoDB; 0 = off.
+    # None = the mode's default: on in jwt mode, off in none mode (see docs/security.md)
+    rate_limit_submissions: int | None = Field(
+        default=None, ge=0, description="submissions per student per window"
+    )
+    rate_limit_status_polls: int | None = Field(
+        default=None, ge=0, description="status reads per student (none mode: per IP) per window"
+    )
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    rate_limit_timeout_seconds: float = Field(
+        default=0.5, gt=0, description="a slower limiter check lets the request through"
+    )
     send_linger_seconds: float = Field(default=0.005, ge=0, le=1)
     send_timeout_seconds: float = Field(default=2.0, gt=0)
     queue_metrics_interval_seconds: float = Field(
         default=15.0, ge=0, description="GetQueueAttributes poll for queue-depth gauges; 0 = off"
     )
     retry_after_seconds: int = 2
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        # HS* would let anyone holding the (public) JWKS forge tokens; "none" is no signature
+        bad = [a for a in value if a not in ASYMMETRIC_JWT_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(
+                f"jwt_algorithms must be a non-empty subset of {sorted(ASYMMETRIC_JWT_ALGORITHMS)}"
+                f" (rejected: {bad})"
+            )
+        return value
+
+    @property
+    def submissions_limit(self) -> int:
+        """Effective submissions per window per student (0 = off)."""
+        if self.rate_limit_submissions is not None:
+            return self.rate_limit_submissions
+        return DEFAULT_SUBMISSIONS_LIMIT if self.auth_mode == "jwt" else 0
+
+    @property
+    def status_polls_limit(self) -> int:
+        """Effective status reads per window per student or client IP (0 = off)."""
+        if self.rate_limit_status_polls is not None:
+            return self.rate_limit_status_polls
+        return DEFAULT_STATUS_POLLS_LIMIT if self.auth_mode == "jwt" else 0
+
+    def jwt_config_problems(self) -> list[str]:
+        """Settings jwt mode cannot run without (empty when complete)."""
+        required = {
+            "SMARTPAPERS_JWT_JWKS_URL": self.jwt_jwks_url,
+            "SMARTPAPERS_JWT_ISSUER": self.jwt_issuer,
+            "SMARTPAPERS_JWT_AUDIENCE": self.jwt_audience,
+        }
+        return [name for name, value in required.items() if not value]

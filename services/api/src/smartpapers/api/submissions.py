@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from smartpapers.common.batching import SendBatcher
-from smartpapers.common.errors import SmartpapersError
+from smartpapers.common.errors import PaperNotFoundError, SmartpapersError
 from smartpapers.common.models import JobStatus, SubmissionIn
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import JobRepository
@@ -73,9 +73,13 @@ async def accept_submission(
     paper_cache: PaperCache,
     batcher: SendBatcher,
     send_timeout: float,
+    institute: str | None = None,
 ) -> str:
-    """Returns the jobId (an earlier one for a replayed Idempotency-Key)."""
+    """Returns the jobId (an earlier one for a replayed Idempotency-Key). ``institute``: the
+    only institute whose papers the caller sees (another's paper is "not found")."""
     paper = await paper_cache.get(submission.paper_id)
+    if institute is not None and paper.institute_id != institute:
+        raise PaperNotFoundError(submission.paper_id)
     if len(submission.answers) > len(paper.questions):
         raise TooManyAnswersError(answers=len(submission.answers), questions=len(paper.questions))
     doc = new_job_document(

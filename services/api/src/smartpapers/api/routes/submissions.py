@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
-from smartpapers.api.dependencies import JobsDep, PaperCacheDep, ServicesDep
-from smartpapers.api.errors import error_response
+from smartpapers.api.auth import authorize_submission, can_read_job, visible_institute
+from smartpapers.api.dependencies import (
+    AuthenticatedRoute,
+    JobsDep,
+    LimiterDep,
+    PaperCacheDep,
+    PrincipalDep,
+    ServicesDep,
+    client_ip,
+)
+from smartpapers.api.errors import error_response, error_responses
 from smartpapers.api.metrics import SUBMISSIONS_ACCEPTED
 from smartpapers.api.submissions import accept_submission
 from smartpapers.common.errors import JobNotFoundError
-from smartpapers.common.models import JobView, SubmissionAccepted, SubmissionIn
+from smartpapers.common.models import MAX_ID_LENGTH, JobView, SubmissionAccepted, SubmissionIn
 from smartpapers.common.repositories import job_view
 
-router = APIRouter(prefix="/api/submissions", tags=["submissions"])
-
-ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
-    404: {"description": "Unknown paper or job"},
-    409: {"description": "Idempotency-Key reused with a different body"},
-    413: {"description": "Body too large"},
-    422: {"description": "Invalid body"},
-    503: {"description": "The job could not be stored; retry after Retry-After seconds"},
-}
+router = APIRouter(prefix="/api/submissions", tags=["submissions"], route_class=AuthenticatedRoute)
 
 
 def status_url(job_id: str) -> str:
@@ -33,19 +34,24 @@ def status_url(job_id: str) -> str:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmissionAccepted,
-    responses=ERROR_RESPONSES,
+    responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
     summary="Queue a submission for grading",
 )
 async def submit(
     submission: SubmissionIn,
     response: Response,
     services: ServicesDep,
+    principal: PrincipalDep,
+    limiter: LimiterDep,
     jobs: JobsDep,
     paper_cache: PaperCacheDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
     ] = None,
 ) -> SubmissionAccepted:
+    authorize_submission(principal, submission)
+    # jwt mode: studentId == sub (checked above); none mode: the body's studentId
+    await limiter.hit("submit", submission.student_id, services.settings.submissions_limit)
     job_id = await accept_submission(
         submission=submission,
         idempotency_key=idempotency_key,
@@ -53,6 +59,7 @@ async def submit(
         paper_cache=paper_cache,
         batcher=services.batcher,
         send_timeout=services.settings.send_timeout_seconds,
+        institute=visible_institute(principal),
     )
     SUBMISSIONS_ACCEPTED.inc()
     url = status_url(job_id)
@@ -64,13 +71,23 @@ async def submit(
 @router.get(
     "/status/{job_id}",
     response_model=JobView,
-    responses={404: {"description": "Unknown job"}},
+    responses=error_responses(401, 404, 422, 429, 503),
     summary="Status and result of a submission job",
 )
-async def job_status(job_id: str, jobs: JobsDep) -> JobView:
-    doc = await jobs.get(job_id) if len(job_id) <= 128 else None
-    if doc is None:
-        raise JobNotFoundError(job_id[:128])
+async def job_status(
+    job_id: str,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limiter: LimiterDep,
+    jobs: JobsDep,
+) -> JobView:
+    key = principal.subject if principal.subject is not None else f"ip:{client_ip(request)}"
+    await limiter.hit("status", key, services.settings.status_polls_limit)
+    doc = await jobs.get(job_id) if len(job_id) <= MAX_ID_LENGTH else None
+    # another student's job is "not found", never "forbidden": ids leak nothing
+    if doc is None or not can_read_job(principal, doc):
+        raise JobNotFoundError(job_id[:MAX_ID_LENGTH])
     return job_view(doc)
 
 
