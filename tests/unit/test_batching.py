@@ -7,7 +7,10 @@ from smartpapers.common.batching import SendBatcher
 
 
 class FakeQueue:
-    def __init__(self, *, fail: set[str] | None = None, broken: bool = False) -> None:
+    def __init__(
+        self, *, fail: set[str] | None = None, broken: bool = False, max_batch: int = 10
+    ) -> None:
+        self.max_batch = max_batch
         self.calls: list[list[str]] = []
         self.fail = fail or set()
         self.broken = broken
@@ -31,6 +34,16 @@ async def test_concurrent_sends_are_coalesced_into_batches_of_ten() -> None:
     assert all(results)
     assert sorted(len(c) for c in queue.calls) == [5, 10, 10]
     assert unsent == []
+
+
+async def test_an_unbatched_queue_gets_one_send_per_job() -> None:
+    async def on_failed(ids: Sequence[str]) -> None:
+        raise AssertionError(ids)
+
+    queue = FakeQueue(max_batch=1)
+    batcher = SendBatcher(queue=queue, on_failed=on_failed, linger_seconds=0.05)  # type: ignore[arg-type]
+    assert all(await asyncio.gather(*(batcher.send(f"j{i}") for i in range(4))))
+    assert queue.calls == [["j0"], ["j1"], ["j2"], ["j3"]]
 
 
 async def test_failed_entries_report_false_and_are_marked_unsent() -> None:

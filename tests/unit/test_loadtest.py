@@ -415,13 +415,33 @@ def test_bearer_token_is_sent() -> None:
     assert seen and set(seen) == {"Bearer t0k"}
 
 
-def test_bench_parses_sqs_requests_and_renders_a_table() -> None:
+def test_bench_parses_counters_and_renders_a_table_with_ratios() -> None:
+    import os
+
     from smartpapers.loadtest import bench
 
     text = (
         'smartpapers_sqs_requests_total{operation="SendMessageBatch"} 4.0\n'
         'smartpapers_sqs_requests_total{operation="ReceiveMessage"} 6.0\n'
+        'smartpapers_mongo_commands_total{command="insert"} 9.0\n'
     )
     assert bench.sqs_requests(text) == {"SendMessageBatch": 4, "ReceiveMessage": 6}
-    table = bench.markdown([bench.Row("burst 10", "accepted/s", 12.5, "/s", "ref", ok=False)])
-    assert "| burst 10 | accepted/s | 12.5 /s | ref | ✗ |" in table
+    assert bench.mongo_commands(text) == {"insert": 9}
+    cpu = bench.cpu_seconds(os.getpid())
+    assert cpu is not None and cpu > 0
+    assert bench.medians([{"a": 1.0}, {"a": 5.0}, {"a": 2.0, "b": 7.0}]) == {"a": 2.0, "b": 7.0}
+
+    rows = [
+        bench.Spec("thr", "jobs/min per worker", "/min", "high", "~100/min", 20_000),
+        bench.Spec("sqs", "SQS requests per submission", "", "low", "~3", 0.5),
+        bench.Spec("busy", "FerretDB cores busy", "", ""),
+    ]
+    text = bench.table(rows, {"thr": 600.0, "sqs": 0.25, "busy": 0.9}, {"thr": 300.0}, 3)
+    lines = text.splitlines()
+    assert lines[0].startswith("| figure | smartpapers (median of 3) | naive baseline |")
+    assert (
+        "| jobs/min per worker | 600 /min | 300 /min | ×2.00 | ~100/min | 20,000 /min ✗ |" in lines
+    )
+    assert "| SQS requests per submission | 0.25 | - | - | ~3 | 0.50 ✓ |" in lines
+    assert bench.ratio(rows[1], 0.25, 1.0) == "×4.00"  # lower is better: naive ÷ ours
+    assert bench.meets(rows[0], 25_000.0) is True and bench.meets(rows[2], 1.0) is None

@@ -56,6 +56,35 @@ async def test_send_splits_into_batches_of_ten_and_counts_requests(queue: SqsQue
     assert depth["visible"] == 23
 
 
+async def test_unbatched_mode_sends_and_deletes_one_message_per_request(
+    queue: SqsQueue,
+) -> None:
+    # the benchmark's naive baseline (SMARTPAPERS_SQS_BATCHING=false)
+    naive = SqsQueue(client=queue.client, url=queue.url, batching=False)
+    assert naive.max_batch == 1 and queue.max_batch == 10
+    ops = ("SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch")
+    before = {op: count(op) for op in ops}
+    assert await naive.send_job_ids(["a", "b", "c"]) == []
+    got = await naive.receive(max_messages=10, wait_seconds=1)
+    assert await naive.delete([m.receipt_handle for m in got]) == 0
+    delta = {op: count(op) - before[op] for op in ops}
+    assert delta == {
+        "SendMessage": 3,
+        "SendMessageBatch": 0,
+        "DeleteMessage": len(got),
+        "DeleteMessageBatch": 0,
+    }
+    assert len(got) >= 1
+
+
+async def test_unbatched_send_reports_the_job_it_could_not_send(moto_endpoint: str) -> None:
+    async with open_sqs_client(region="us-east-1", endpoint_url=moto_endpoint) as sqs:
+        missing = SqsQueue(
+            client=sqs, url=f"{moto_endpoint}/123456789012/missing-naive", batching=False
+        )
+        assert await missing.send_job_ids(["x", "y"]) == ["x", "y"]
+
+
 async def test_receive_delete_and_change_visibility(queue: SqsQueue) -> None:
     await queue.send_job_ids(["a", "b", "c"])
     got = await queue.receive(max_messages=10, wait_seconds=1)

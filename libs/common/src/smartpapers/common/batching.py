@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from smartpapers.common.queue import MAX_BATCH, SqsQueue
+from smartpapers.common.queue import SqsQueue
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class SendBatcher:
         (the job is then marked ``enqueued: false`` and the sweeper sends it later)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((job_id, future))
-        if len(self._pending) >= MAX_BATCH:
+        if len(self._pending) >= self._queue.max_batch:
             self._flush_now()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._linger, self._flush_now)
@@ -47,7 +47,8 @@ class SendBatcher:
             self._timer.cancel()
             self._timer = None
         while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            size = self._queue.max_batch
+            batch, self._pending = self._pending[:size], self._pending[size:]
             task = asyncio.create_task(self._send_batch(batch))
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)

@@ -21,3 +21,10 @@ PAPER_CACHE_REQUESTS = Counter(
 )
 for _result in ("hit", "miss"):
     PAPER_CACHE_REQUESTS.labels(result=_result)
+
+MONGO_COMMANDS = Counter(
+    "smartpapers_mongo_commands",
+    "MongoDB commands sent (one round trip each), by command name; ÷ accepted submissions "
+    "= database round trips per submission.",
+    ["command"],
+)

@@ -8,9 +8,16 @@ from typing import Any, TypeAlias
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
 from smartpapers.common.errors import StorageUnavailableError
+from smartpapers.common.metrics import MONGO_COMMANDS
 from smartpapers.common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
@@ -21,6 +28,30 @@ PAPERS = "papers"
 JOBS = "submission_jobs"
 SUBMISSIONS = "submissions"
 LOCKS = "locks"
+
+
+#: commands counted by name; anything else is "other" (label values stay a small, fixed set)
+COUNTED_COMMANDS = frozenset(
+    {
+        "find", "insert", "update", "delete", "findAndModify", "aggregate", "count",
+        "getMore", "createIndexes", "ping", "endSessions", "killCursors",
+    }
+)  # fmt: skip
+
+
+class CommandCounter(CommandListener):
+    """Counts every command the driver sends (``smartpapers_mongo_commands_total``): the
+    database round trips the benchmark divides by accepted submissions."""
+
+    def started(self, event: CommandStartedEvent) -> None:
+        name = event.command_name
+        MONGO_COMMANDS.labels(name if name in COUNTED_COMMANDS else "other").inc()
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
 
 
 def _log_attempt(state: RetryCallState) -> None:
@@ -47,6 +78,7 @@ async def connect_mongo(
         timeoutMS=settings.mongo_timeout_ms * 2,
         maxPoolSize=settings.mongo_max_pool_size,
         appname="smartpapers",
+        event_listeners=[CommandCounter()],
     )
     try:
         async for attempt in AsyncRetrying(

@@ -88,14 +88,24 @@ async def open_sqs_client(
 
 
 class SqsQueue:
-    """One queue (main or DLQ). Batches are capped at SQS's limit of 10 entries."""
+    """One queue (main or DLQ). Batches are capped at SQS's limit of 10 entries.
+    ``batching=False`` sends and deletes one message per request (the benchmark's naive
+    baseline)."""
 
-    def __init__(self, *, client: SQSClient, url: str) -> None:
+    def __init__(self, *, client: SQSClient, url: str, batching: bool = True) -> None:
         self.client = client
         self.url = url
+        self.batching = batching
+
+    @property
+    def max_batch(self) -> int:
+        """Messages per send / receive / delete request."""
+        return MAX_BATCH if self.batching else 1
 
     async def send_job_ids(self, job_ids: Sequence[str]) -> list[str]:
         """SendMessageBatch; returns the jobIds that were NOT sent."""
+        if not self.batching:
+            return [job_id for job_id in job_ids if not await self._send_one(job_id)]
         failed: list[str] = []
         for start in range(0, len(job_ids), MAX_BATCH):
             chunk = job_ids[start : start + MAX_BATCH]
@@ -114,6 +124,17 @@ class SqsQueue:
                 continue
             failed.extend(chunk[int(f["Id"])] for f in resp.get("Failed", []))
         return failed
+
+    async def _send_one(self, job_id: str) -> bool:
+        try:
+            async with sqs_errors("SendMessage"):
+                await self.client.send_message(
+                    QueueUrl=self.url, MessageBody=encode_job_message(job_id)
+                )
+        except QueueUnavailableError as e:
+            logger.warning("SendMessage failed for job %s: %s", job_id, e)
+            return False
+        return True
 
     async def receive(
         self,
@@ -148,6 +169,11 @@ class SqsQueue:
         """DeleteMessageBatch; returns how many deletions failed (they will be redelivered
         and acknowledged again, which is harmless)."""
         failed = 0
+        if not self.batching:
+            for handle in receipt_handles:
+                async with sqs_errors("DeleteMessage"):
+                    await self.client.delete_message(QueueUrl=self.url, ReceiptHandle=handle)
+            return failed
         for start in range(0, len(receipt_handles), MAX_BATCH):
             chunk = receipt_handles[start : start + MAX_BATCH]
             async with sqs_errors("DeleteMessageBatch"):

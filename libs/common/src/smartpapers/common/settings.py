@@ -27,6 +27,11 @@ class CommonSettings(BaseSettings):
     )
     sqs_queue_url: str
     sqs_dlq_url: str | None = None
+    sqs_batching: bool = Field(
+        default=True,
+        description="false = one SendMessage / ReceiveMessage(1) / DeleteMessage per job: the "
+        "naive baseline `make bench` compares against; never turn it off in production",
+    )
 
     connect_attempts: int = Field(default=10, ge=1, description="Start-up connect attempts")
     paper_cache_ttl_seconds: float = Field(default=30.0, ge=0)

@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with open_backends(settings) as backends:
         db = backends.db
-        queue = SqsQueue(client=backends.sqs, url=settings.sqs_queue_url)
+        queue = SqsQueue(
+            client=backends.sqs, url=settings.sqs_queue_url, batching=settings.sqs_batching
+        )
         dlq = (
             SqsQueue(client=backends.sqs, url=settings.sqs_dlq_url)
             if settings.sqs_dlq_url

@@ -59,7 +59,7 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
             retry_base_delay=settings.retry_base_delay_seconds,
             retry_max_delay=settings.retry_max_delay_seconds,
         )
-        queue = SqsQueue(client=sqs, url=settings.sqs_queue_url)
+        queue = SqsQueue(client=sqs, url=settings.sqs_queue_url, batching=settings.sqs_batching)
         worker = Worker(
             queue=queue,
             jobs=jobs,

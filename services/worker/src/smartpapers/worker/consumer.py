@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
-from smartpapers.common.queue import MAX_BATCH, ReceivedMessage, SqsQueue
+from smartpapers.common.queue import ReceivedMessage, SqsQueue
 from smartpapers.common.repositories import JobRepository
 from smartpapers.common.timeutil import utcnow
 from smartpapers.worker.metrics import CONCURRENCY_LIMIT, INFLIGHT, JOBS_PROCESSED
@@ -92,7 +92,7 @@ class Worker:
         await self._wait_for_slot()
         if self._stopping.is_set():
             return
-        want = min(MAX_BATCH, self._free_slots())
+        want = min(self.queue.max_batch, self._free_slots())
         self.last_poll = time.monotonic()
         try:
             messages = await self._receive_unless_stopping(want)

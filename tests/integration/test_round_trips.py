@@ -1,0 +1,72 @@
+"""MongoDB round trips per submission, counted by ``smartpapers_mongo_commands_total`` (the
+driver's command listener): a regression guard on the hot paths of the API and the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from smartpapers.common.metrics import MONGO_COMMANDS
+from smartpapers.devstack.demo import demo_answers
+from tests.conftest import Stack
+from tests.integration.conftest import RunWorker, wait_for
+
+JOBS = 10
+
+
+def commands() -> dict[str, float]:
+    return {
+        sample.labels["command"]: sample.value
+        for metric in MONGO_COMMANDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def delta(before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in commands().items() if v - before.get(k, 0.0)}
+
+
+async def test_round_trips_per_submission_in_the_api_and_the_worker(
+    stack: Stack, client: httpx.AsyncClient, demo: dict[str, Any], run_worker: RunWorker
+) -> None:
+    before = commands()
+    job_ids = []
+    for i in range(JOBS):
+        r = await client.post(
+            "/api/submissions",
+            json={
+                "studentId": f"s{i}",
+                "paperId": "demo-paper",
+                "instituteId": "demo-institute",
+                "answers": demo_answers(i),
+            },
+        )
+        assert r.status_code == 202, r.text
+        job_ids.append(r.json()["jobId"])
+    api = delta(before)
+    # the paper comes from the in-process cache: one insert per accepted submission
+    assert api == {"insert": JOBS}, api
+
+    # watched through a client without the listener, so the checks are not counted
+    watcher: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri)
+    jobs = watcher[stack.db_name]["submission_jobs"]
+    before = commands()
+    try:
+        async with run_worker(sweeper_enabled=False):
+
+            async def all_completed() -> bool:
+                n = await jobs.count_documents({"_id": {"$in": job_ids}, "status": "completed"})
+                return n == JOBS
+
+            await wait_for(all_completed)
+    finally:
+        await watcher.close()
+    worker = delta(before)
+    per_job = sum(n for name, n in worker.items() if name not in ("ping", "createIndexes")) / JOBS
+    # claim (findAndModify) + submission insert + finish (update) per job, plus the first
+    # paper read; anything more is a regression of the hot path
+    assert worker.get("findAndModify", 0) == JOBS and worker.get("insert", 0) == JOBS, worker
+    assert per_job <= 3.2, worker
