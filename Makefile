@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help tools deps dev test test-unit test-integration test-e2e test-deploy \
         test-observability test-faults lint typecheck fmt dashboards dashboards-check queues \
-        images kind-up kind-down skaffold-dev chart-test keda-sim clean
+        images kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -92,3 +92,13 @@ clean: ## remove local data and caches of this clone (not the shared tool cache)
 test-faults: tools deps ## fault injection on the local stack, incl. the 1,000-submission SIGTERM burst
 	$(UV) run pytest tests/faults -m faults $(PYTEST_ARGS)
 	@cat reports/faults.json
+
+LOADTEST_ARGS ?= --total 1000 --burst
+loadtest: tools deps ## load-test a running API (make dev): LOADTEST_ARGS="--url … --total … --concurrency …"
+	@mkdir -p reports
+	$(UV) run smartpapers-loadtest $(LOADTEST_ARGS) --json-out reports/loadtest.json --png-out reports/loadtest.png
+
+BENCH_ARGS ?=
+bench: tools deps ## benchmark on its own local stacks vs a naive baseline (~30 min; BENCH_ARGS="--quick|--full|--repeat N")
+	@mkdir -p reports
+	set -o pipefail; $(UV) run smartpapers-loadtest bench --json-out reports/bench.json $(BENCH_ARGS) | tee reports/bench.md
