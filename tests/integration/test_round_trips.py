@@ -66,7 +66,9 @@ async def test_round_trips_per_submission_in_the_api_and_the_worker(
         await watcher.close()
     worker = delta(before)
     per_job = sum(n for name, n in worker.items() if name not in ("ping", "createIndexes")) / JOBS
-    # claim (findAndModify) + submission insert + finish (update) per job, plus the first
-    # paper read; anything more is a regression of the hot path
-    assert worker.get("findAndModify", 0) == JOBS and worker.get("insert", 0) == JOBS, worker
-    assert per_job <= 3.2, worker
+    # one claim (findAndModify) per job; the submission inserts and final-status updates of
+    # a receive batch go in one round trip each (coalesced), plus the first paper read
+    assert worker.get("findAndModify", 0) == JOBS, worker
+    assert 1 <= worker.get("insert", 0) <= JOBS / 2, worker
+    assert 1 <= worker.get("update", 0) <= JOBS / 2, worker
+    assert per_job <= 2.2, worker

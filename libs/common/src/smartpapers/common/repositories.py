@@ -10,18 +10,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from smartpapers.common.errors import (
     IdempotencyConflictError,
     PaperExistsError,
     PaperNotFoundError,
+    SmartpapersError,
     StorageUnavailableError,
 )
 from smartpapers.common.models import JobResult, JobStatus, JobView, Paper
@@ -37,12 +39,15 @@ def submission_id_for(job_id: str) -> str:
     return str(uuid.uuid5(SUBMISSION_NAMESPACE, job_id))
 
 
+DUPLICATE_KEY = 11000
+
+
 @asynccontextmanager
 async def storage_errors(action: str) -> AsyncIterator[None]:
     try:
         yield
-    except DuplicateKeyError:
-        raise
+    except (DuplicateKeyError, BulkWriteError):
+        raise  # the caller decides per document
     except PyMongoError as e:
         raise StorageUnavailableError(f"MongoDB {action} failed: {e}") from e
 
@@ -80,6 +85,17 @@ def job_view(doc: Document) -> JobView:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """One job's final write: completed with ``result`` or failed with ``error``."""
+
+    job_id: str
+    owner: str
+    now: datetime
+    result: JobResult | None = None
+    error: str | None = None
+
+
 class JobRepository:
     """The ``submission_jobs`` collection: the source of truth and the outbox."""
 
@@ -94,16 +110,42 @@ class JobRepository:
                 await self._jobs.insert_one(doc)
             return str(doc["_id"])
         except DuplicateKeyError as e:
-            key = doc.get("idempotencyKey")
-            if key is None:
-                raise StorageUnavailableError(f"job id collision: {e}") from e
-            async with storage_errors("read idempotent job"):
-                existing = await self._jobs.find_one({"idempotencyKey": key}, {"requestHash": 1})
-            if existing is None:  # the earlier job vanished between the two calls
-                raise StorageUnavailableError("idempotent job disappeared") from e
-            if existing.get("requestHash") != doc.get("requestHash"):
-                raise IdempotencyConflictError(key) from e
-            return str(existing["_id"])
+            return await self._earlier_job(doc, e)
+
+    async def insert_many(self, docs: Sequence[Document]) -> list[str | BaseException]:
+        """:meth:`insert` for several jobs in ONE round trip (an unordered ``insert_many``
+        with the client's majority write concern): each job's id, the earlier job's id for a
+        replayed Idempotency-Key, or that job's own error. Raises StorageUnavailableError
+        when the round trip itself fails (then no caller may answer 202)."""
+        out: list[str | BaseException] = [str(doc["_id"]) for doc in docs]
+        try:
+            async with storage_errors("insert jobs"):
+                await self._jobs.insert_many(docs, ordered=False)
+        except BulkWriteError as e:
+            if e.details.get("writeConcernErrors"):
+                raise StorageUnavailableError(f"MongoDB insert jobs failed: {e}") from e
+            for error in e.details.get("writeErrors", []):
+                i, message = error["index"], str(error.get("errmsg"))
+                if error.get("code") != DUPLICATE_KEY:
+                    out[i] = StorageUnavailableError(f"MongoDB insert job failed: {message}")
+                    continue
+                try:
+                    out[i] = await self._earlier_job(docs[i], DuplicateKeyError(message, 11000))
+                except SmartpapersError as conflict:
+                    out[i] = conflict
+        return out
+
+    async def _earlier_job(self, doc: Document, error: DuplicateKeyError) -> str:
+        key = doc.get("idempotencyKey")
+        if key is None:
+            raise StorageUnavailableError(f"job id collision: {error}") from error
+        async with storage_errors("read idempotent job"):
+            existing = await self._jobs.find_one({"idempotencyKey": key}, {"requestHash": 1})
+        if existing is None:  # the earlier job vanished between the two calls
+            raise StorageUnavailableError("idempotent job disappeared") from error
+        if existing.get("requestHash") != doc.get("requestHash"):
+            raise IdempotencyConflictError(key) from error
+        return str(existing["_id"])
 
     async def get(self, job_id: str) -> Document | None:
         async with storage_errors("read job"):
@@ -247,6 +289,22 @@ class JobRepository:
             )
         return res.modified_count == 1
 
+    @staticmethod
+    def _finish_op(item: Finish) -> tuple[Document, Document]:
+        status = JobStatus.COMPLETED if item.result is not None else JobStatus.FAILED
+        update: dict[str, Any] = {
+            "status": status.value,
+            "completedAt": item.now,
+            "updatedAt": item.now,
+            "result": item.result.model_dump(by_alias=True) if item.result else None,
+            "error": item.error,
+            "finishedBy": item.owner,
+        }
+        return (
+            {"_id": item.job_id, "status": JobStatus.PROCESSING.value, "leaseOwner": item.owner},
+            {"$set": update, "$unset": {"leaseOwner": "", "leaseUntil": ""}},
+        )
+
     async def finish(
         self,
         job_id: str,
@@ -258,20 +316,47 @@ class JobRepository:
     ) -> bool:
         """processing → completed (with ``result``) or failed (with ``error``), only while
         this worker still holds the lease. Returns False when it no longer does."""
-        status = JobStatus.COMPLETED if result is not None else JobStatus.FAILED
-        update: dict[str, Any] = {
-            "status": status.value,
-            "completedAt": now,
-            "updatedAt": now,
-            "result": result.model_dump(by_alias=True) if result else None,
-            "error": error,
-        }
+        query, update = self._finish_op(Finish(job_id, owner, now, result, error))
         async with storage_errors("finish job"):
-            res = await self._jobs.update_one(
-                {"_id": job_id, "status": JobStatus.PROCESSING.value, "leaseOwner": owner},
-                {"$set": update, "$unset": {"leaseOwner": "", "leaseUntil": ""}},
-            )
+            res = await self._jobs.update_one(query, update)
         return res.modified_count == 1
+
+    async def finish_many(self, items: Sequence[Finish]) -> list[bool | BaseException]:
+        """:meth:`finish` for several jobs in ONE round trip (an unordered bulk of
+        compare-and-set updates). When fewer jobs changed than were sent (a lease lost to
+        another worker: rare), each job is read back to learn which ones this worker
+        finished (``finishedBy``). Raises StorageUnavailableError when the round trip fails."""
+        if not items:
+            return []
+        failed: dict[int, BaseException] = {}
+        try:
+            async with storage_errors("finish jobs"):
+                res = await self._jobs.bulk_write(
+                    [UpdateOne(*self._finish_op(item)) for item in items], ordered=False
+                )
+            modified = res.modified_count
+        except BulkWriteError as e:
+            if e.details.get("writeConcernErrors"):
+                raise StorageUnavailableError(f"MongoDB finish jobs failed: {e}") from e
+            for error in e.details.get("writeErrors", []):
+                failed[error["index"]] = StorageUnavailableError(
+                    f"MongoDB finish job failed: {error.get('errmsg')}"
+                )
+            modified = int(e.details.get("nModified", 0))
+        if modified == len(items) - len(failed):
+            return [failed.get(i, True) for i in range(len(items))]
+        out: list[bool | BaseException] = []
+        for i, item in enumerate(items):
+            if i in failed:
+                out.append(failed[i])
+                continue
+            doc = await self.get(item.job_id)
+            out.append(
+                doc is not None
+                and JobStatus(doc["status"]).is_final
+                and doc.get("finishedBy") == item.owner
+            )
+        return out
 
     async def release(
         self, job_id: str, *, owner: str, now: datetime, refund_attempt: bool = True
@@ -347,6 +432,28 @@ class SubmissionRepository:
         except DuplicateKeyError:
             pass
         return submission_id
+
+    async def store_many(self, docs: Sequence[Document]) -> list[str | BaseException]:
+        """:meth:`store` for several jobs in ONE round trip (an unordered ``insert_many``):
+        each job's submission id, or the error of that job's insert alone. Raises
+        StorageUnavailableError when the round trip itself fails."""
+        ids = [submission_id_for(str(doc["jobId"])) for doc in docs]
+        out: list[str | BaseException] = list(ids)
+        try:
+            async with storage_errors("store submissions"):
+                await self._submissions.insert_many(
+                    [{**doc, "_id": sid} for doc, sid in zip(docs, ids, strict=True)],
+                    ordered=False,
+                )
+        except BulkWriteError as e:
+            for error in e.details.get("writeErrors", []):
+                if error.get("code") != DUPLICATE_KEY:  # a duplicate is the idempotent case
+                    out[error["index"]] = StorageUnavailableError(
+                        f"MongoDB store submission failed: {error.get('errmsg')}"
+                    )
+            if e.details.get("writeConcernErrors"):
+                raise StorageUnavailableError(f"MongoDB store submissions failed: {e}") from e
+        return out
 
     async def count_for_job(self, job_id: str) -> int:
         async with storage_errors("count submissions"):

@@ -24,6 +24,8 @@ from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
 from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
+from smartpapers.common.coalescing import Coalescer
+from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
 from smartpapers.common.repositories import JobRepository, PaperRepository
@@ -47,6 +49,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         paper_repo = PaperRepository(db)
         batcher = SendBatcher(
             queue=queue, on_failed=jobs.mark_unsent, linger_seconds=settings.send_linger_seconds
+        )
+        # group commit: an idle API inserts at once; a busy one sends what queued up during
+        # the running inserts as one insert_many (one round trip, one SQLite transaction)
+        job_writer = Coalescer[Document, str](
+            jobs.insert_many,
+            max_size=settings.api_insert_batch_size,
+            linger_seconds=0,
+            max_inflight=settings.api_insert_max_inflight,
         )
         limiter = RateLimiter(
             db,
@@ -75,6 +85,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                     repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
                 ),
                 batcher=batcher,
+                job_writer=job_writer,
                 limiter=limiter,
                 verifier=verifier,
             )
@@ -83,6 +94,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
+            await job_writer.close()
             await batcher.close()
 
 

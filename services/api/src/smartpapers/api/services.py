@@ -12,6 +12,7 @@ from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
 from smartpapers.common.batching import SendBatcher
+from smartpapers.common.coalescing import Coalescer
 from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
@@ -29,6 +30,8 @@ class Services:
     papers: PaperRepository
     paper_cache: PaperCache
     batcher: SendBatcher
+    job_writer: Coalescer[Document, str]
+    """Job inserts of concurrent requests, one ``insert_many`` per group commit."""
     limiter: RateLimiter
     verifier: JwtVerifier | None
     """None in auth mode ``none``."""

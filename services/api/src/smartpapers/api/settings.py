@@ -72,6 +72,12 @@ class Settings(CommonSettings):
     rate_limit_timeout_seconds: float = Field(
         default=0.5, gt=0, description="a slower limiter check lets the request through"
     )
+    api_insert_batch_size: int = Field(
+        default=50, ge=1, le=1000, description="jobs per insert_many (1 = one insert per job)"
+    )
+    api_insert_max_inflight: int = Field(
+        default=8, ge=1, description="concurrent job inserts; more requests join the next one"
+    )
     send_linger_seconds: float = Field(default=0.005, ge=0, le=1)
     send_timeout_seconds: float = Field(default=2.0, gt=0)
     queue_metrics_interval_seconds: float = Field(

@@ -16,10 +16,11 @@ import uuid
 from typing import Any
 
 from smartpapers.common.batching import SendBatcher
+from smartpapers.common.coalescing import Coalescer
 from smartpapers.common.errors import PaperNotFoundError, SmartpapersError
 from smartpapers.common.models import JobStatus, SubmissionIn
+from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
-from smartpapers.common.repositories import JobRepository
 from smartpapers.common.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def accept_submission(
     *,
     submission: SubmissionIn,
     idempotency_key: str | None,
-    jobs: JobRepository,
+    job_writer: Coalescer[Document, str],
     paper_cache: PaperCache,
     batcher: SendBatcher,
     send_timeout: float,
@@ -85,7 +86,7 @@ async def accept_submission(
     doc = new_job_document(
         job_id=str(uuid.uuid4()), submission=submission, idempotency_key=idempotency_key
     )
-    job_id = await jobs.insert(doc)
+    job_id = await job_writer.submit(doc)
     if job_id == doc["_id"]:
         try:
             async with asyncio.timeout(send_timeout):

@@ -58,6 +58,8 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
             max_attempts=settings.max_attempts,
             retry_base_delay=settings.retry_base_delay_seconds,
             retry_max_delay=settings.retry_max_delay_seconds,
+            write_batch_size=settings.worker_write_batch_size,
+            write_linger_seconds=settings.worker_write_linger_seconds,
         )
         queue = SqsQueue(client=sqs, url=settings.sqs_queue_url, batching=settings.sqs_batching)
         worker = Worker(

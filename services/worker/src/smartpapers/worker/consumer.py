@@ -155,6 +155,12 @@ class Worker:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_batches()
+        finally:
+            await self.processor.close()
+
+    async def _drain_batches(self) -> None:
         if not self._batches:
             return
         logger.info(

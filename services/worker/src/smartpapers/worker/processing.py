@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from smartpapers.common import failpoints
+from smartpapers.common.coalescing import Coalescer
 from smartpapers.common.errors import InvalidMessageError, PaperNotFoundError
 from smartpapers.common.grading import grade
 from smartpapers.common.models import AnswerIn, JobResult, JobStatus
 from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
-from smartpapers.common.queue import ReceivedMessage, decode_job_message
-from smartpapers.common.repositories import JobRepository, SubmissionRepository
+from smartpapers.common.queue import MAX_BATCH, ReceivedMessage, decode_job_message
+from smartpapers.common.repositories import Finish, JobRepository, SubmissionRepository
 from smartpapers.common.timeutil import utcnow
 from smartpapers.worker.metrics import (
     JOB_END_TO_END,
@@ -63,14 +64,28 @@ class JobProcessor:
         max_attempts: int,
         retry_base_delay: float,
         retry_max_delay: int,
+        write_batch_size: int = MAX_BATCH,
+        write_linger_seconds: float = 0.002,
     ) -> None:
         self._jobs = jobs
-        self._submissions = submissions
+        # the jobs of one receive batch write their submissions and final statuses in one
+        # round trip each (see smartpapers.common.coalescing)
+        self._store = Coalescer[Document, str](
+            submissions.store_many, max_size=write_batch_size, linger_seconds=write_linger_seconds
+        )
+        self._finish_writes = Coalescer[Finish, bool](
+            jobs.finish_many, max_size=write_batch_size, linger_seconds=write_linger_seconds
+        )
         self._papers = paper_cache
         self._lease = timedelta(seconds=lease_seconds)
         self._max_attempts = max_attempts
         self._retry_base = retry_base_delay
         self._retry_max = retry_max_delay
+
+    async def close(self) -> None:
+        """Flush the pending bulk writes (the worker's drain calls this)."""
+        await self._store.close()
+        await self._finish_writes.close()
 
     @property
     def lease(self) -> timedelta:
@@ -128,7 +143,7 @@ class JobProcessor:
         answers = [AnswerIn.model_validate(a) for a in raw_answers]
         result = grade(paper=paper, answers=answers)
         now = utcnow()
-        submission_id = await self._submissions.store(
+        submission_id = await self._store.submit(
             {
                 "jobId": job_id,
                 "studentId": job["studentId"],
@@ -154,9 +169,7 @@ class JobProcessor:
         error: str | None = None,
     ) -> Decision:
         now = utcnow()
-        if not await self._jobs.finish(
-            job["_id"], owner=owner, now=now, result=result, error=error
-        ):
+        if not await self._finish_writes.submit(Finish(job["_id"], owner, now, result, error)):
             current = await self._jobs.get(job["_id"])
             if current is None or not JobStatus(current["status"]).is_final:
                 # lease lost to another worker: it will finish the job; ours is redundant

@@ -5,7 +5,9 @@ as a markdown table on stdout and a JSON file.
 Every scenario runs in two modes on fresh stacks, ``--repeat`` times each (medians are
 reported): ``smartpapers`` as shipped, and ``naive`` — the same code with
 ``SMARTPAPERS_SQS_BATCHING=false`` (one SendMessage per request, ReceiveMessage of one, one
-DeleteMessage per job), the baseline the ratios compare against.
+DeleteMessage per job), ``SMARTPAPERS_API_INSERT_BATCH_SIZE=1`` and
+``SMARTPAPERS_WORKER_WRITE_BATCH_SIZE=1`` (one MongoDB write per job and step), the baseline
+the ratios compare against.
 
 Scenarios: API accept latency at concurrency 1/50/200; a burst of 1,000 (and 10,000 with
 ``--full``, shipped mode only); worker drain throughput with 1/2/4 worker processes (jobs
@@ -117,7 +119,12 @@ NOT_PER_SUBMISSION_MONGO = {"ping", "createIndexes", "endSessions"}
 
 MODES: dict[str, dict[str, str]] = {
     "smartpapers": {},
-    "naive": {"SMARTPAPERS_SQS_BATCHING": "false", "SMARTPAPERS_SEND_LINGER_SECONDS": "0"},
+    "naive": {
+        "SMARTPAPERS_SQS_BATCHING": "false",
+        "SMARTPAPERS_SEND_LINGER_SECONDS": "0",
+        "SMARTPAPERS_WORKER_WRITE_BATCH_SIZE": "1",
+        "SMARTPAPERS_API_INSERT_BATCH_SIZE": "1",
+    },
 }
 
 
@@ -552,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 runs[mode].append(figures)
                 problems += [f"{mode} run {i + 1}: {p}" for p in found]
+                # partial results survive an interrupted run
+                args.json_out.write_text(json.dumps({"partial": True, "runs": runs}) + "\n")
         if args.full:
             sys.stderr.write("bench: 10,000 burst (smartpapers mode)\n")
             found = []

@@ -43,7 +43,6 @@ async def submit(
     services: ServicesDep,
     principal: PrincipalDep,
     limiter: LimiterDep,
-    jobs: JobsDep,
     paper_cache: PaperCacheDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
@@ -55,7 +54,7 @@ async def submit(
     job_id = await accept_submission(
         submission=submission,
         idempotency_key=idempotency_key,
-        jobs=jobs,
+        job_writer=services.job_writer,
         paper_cache=paper_cache,
         batcher=services.batcher,
         send_timeout=services.settings.send_timeout_seconds,
