@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,72 +18,107 @@ MAIN = "arn:aws:sqs:eu-west-1:123456789012:smartpapers-submissions"
 DLQ = MAIN + "-dlq"
 
 
+IAM = KEDA / "iam"
+BOOTSTRAP = {
+    "sqs:CreateQueue",
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:SetQueueAttributes",
+}
+# role -> queue ARN -> the exact allowed actions (deploy/keda/iam/README.md says why)
+POLICY_ACTIONS: dict[str, dict[str, set[str]]] = {
+    # enqueue; /readyz and the queue-depth exporter (queue_metrics.py) read attributes of
+    # the main queue and the DLQ
+    "api-policy.json": {
+        MAIN: {"sqs:SendMessage", "sqs:GetQueueAttributes"},
+        DLQ: {"sqs:GetQueueAttributes"},
+    },
+    # consume + heartbeat/release; SendMessage: the sweeper re-enqueues unsent jobs;
+    # GetQueueAttributes: KEDA may reuse this role (identityOwner=workload)
+    "worker-policy.json": {
+        MAIN: {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:SendMessage",
+        },
+    },
+    "keda-scaler-policy.json": {MAIN: {"sqs:GetQueueAttributes"}},
+    "queue-bootstrap-policy.json": {MAIN: BOOTSTRAP, DLQ: BOOTSTRAP},
+    "dlq-operator-policy.json": {
+        DLQ: {
+            "sqs:GetQueueUrl",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:StartMessageMoveTask",
+        },
+        MAIN: {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"},
+    },
+}
+RUNTIME_ROLES = ("api-policy.json", "worker-policy.json", "keda-scaler-policy.json")
+QUEUE_ARN = re.compile(r"^arn:aws:sqs:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$")
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
 def actions(policy: dict[str, Any]) -> dict[str, set[str]]:
     """resource -> allowed actions."""
     out: dict[str, set[str]] = {}
     for st in policy["Statement"]:
         assert st["Effect"] == "Allow"
-        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        for r in res:
-            out.setdefault(r, set()).update(acts)
+        for r in _as_list(st["Resource"]):
+            out.setdefault(r, set()).update(_as_list(st["Action"]))
     return out
 
 
-@pytest.mark.parametrize(
-    "name,expected",
-    [
-        (
-            "api-policy.json",
-            {
-                MAIN: {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
-                DLQ: {"sqs:GetQueueAttributes"},
-            },
-        ),
-        (
-            "worker-policy.json",
-            {
-                MAIN: {
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                    "sqs:GetQueueUrl",
-                    "sqs:SendMessage",
-                },
-                DLQ: {"sqs:GetQueueAttributes"},
-            },
-        ),
-        ("keda-scaler-policy.json", {MAIN: {"sqs:GetQueueAttributes"}}),
-        (
-            "queue-bootstrap-policy.json",
-            {
-                MAIN: {
-                    "sqs:CreateQueue",
-                    "sqs:GetQueueUrl",
-                    "sqs:GetQueueAttributes",
-                    "sqs:SetQueueAttributes",
-                },
-                DLQ: {
-                    "sqs:CreateQueue",
-                    "sqs:GetQueueUrl",
-                    "sqs:GetQueueAttributes",
-                    "sqs:SetQueueAttributes",
-                },
-            },
-        ),
-    ],
-)
-def test_iam_policies_are_least_privilege(name: str, expected: dict[str, set[str]]) -> None:
-    policy = json.loads((KEDA / "iam" / name).read_text())
+def test_every_permission_policy_has_an_expected_action_set() -> None:
+    assert {p.name for p in IAM.glob("*-policy.json")} == set(POLICY_ACTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(POLICY_ACTIONS))
+def test_iam_policies_are_least_privilege(name: str) -> None:
+    policy = json.loads((IAM / name).read_text())
     assert policy["Version"] == "2012-10-17"
+    for st in policy["Statement"]:
+        assert set(st) <= {"Sid", "Effect", "Action", "Resource"}, (name, set(st))
+        for value in _as_list(st["Action"]) + _as_list(st["Resource"]):
+            assert "*" not in value and "?" not in value, f"{name}: wildcard in {value}"
+        assert all(QUEUE_ARN.match(r) for r in _as_list(st["Resource"])), name
     got = actions(policy)
-    assert got == expected
-    for res, acts in got.items():
-        assert "*" not in res and all("*" not in a for a in acts)
+    assert got == POLICY_ACTIONS[name]
+    for acts in got.values():
         assert not any(
             a in acts for a in ("sqs:DeleteQueue", "sqs:PurgeQueue", "sqs:AddPermission")
         )
+
+
+@pytest.mark.parametrize("name", RUNTIME_ROLES)
+def test_runtime_roles_cannot_manage_queues(name: str) -> None:
+    acts = set().union(*actions(json.loads((IAM / name).read_text())).values())
+    forbidden = {
+        "sqs:CreateQueue",
+        "sqs:SetQueueAttributes",
+        "sqs:TagQueue",
+        "sqs:RemovePermission",
+        "sqs:StartMessageMoveTask",
+        "sqs:GetQueueUrl",  # the pods get queue URLs from settings
+    }
+    assert not acts & forbidden
+
+
+def test_no_wildcards_in_any_iam_document() -> None:
+    for path in sorted(IAM.glob("*.json")):
+        for st in json.loads(path.read_text())["Statement"]:
+            assert "NotAction" not in st and "NotResource" not in st and "NotPrincipal" not in st
+            for key in ("Action", "Resource"):
+                for value in _as_list(st.get(key, [])):
+                    assert "*" not in value, f"{path.name}: {key} {value}"
+            principal = json.dumps(st.get("Principal", {}))
+            assert "*" not in principal, path.name
 
 
 def test_trust_policies_parse() -> None:

@@ -127,7 +127,7 @@ BAD_VALUES = [
     ),
     ("containerSecurityContext.privileged=true", "/containerSecurityContext/privileged"),
     ("monitoring.serviceMonitor.interval=often", "/monitoring/serviceMonitor/interval"),
-    ("networkPolicy.egressPorts[0]=70000", "/networkPolicy/egressPorts/0"),
+    ("networkPolicy.mongo.ports[0]=70000", "/networkPolicy/mongo/ports/0"),
     ("tests.timeoutSeconds=1", "/tests/timeoutSeconds"),
     ("unknownTopLevel=1", "unknownTopLevel"),
     ("worker.replicas=3", "replicas"),

@@ -169,12 +169,71 @@ SMARTPAPERS_AUTH_MODE: {{ .Values.config.auth.mode | quote }}
 SMARTPAPERS_JWT_JWKS_URL: {{ .Values.config.auth.jwt.jwksUrl | quote }}
 SMARTPAPERS_JWT_ISSUER: {{ .Values.config.auth.jwt.issuer | quote }}
 SMARTPAPERS_JWT_AUDIENCE: {{ .Values.config.auth.jwt.audience | quote }}
+SMARTPAPERS_JWT_ALGORITHMS: {{ .Values.config.auth.jwt.algorithms | toJson | quote }}
+SMARTPAPERS_JWT_STAFF_CLAIM: {{ .Values.config.auth.jwt.staffClaim | quote }}
+SMARTPAPERS_JWT_STAFF_ROLE: {{ .Values.config.auth.jwt.staffRole | quote }}
+SMARTPAPERS_JWT_INSTITUTE_CLAIM: {{ .Values.config.auth.jwt.instituteClaim | quote }}
+{{- end }}
+{{- $rl := .Values.config.rateLimit }}
+{{- if not (kindIs "invalid" $rl.submissions) }}
+SMARTPAPERS_RATE_LIMIT_SUBMISSIONS: {{ int $rl.submissions | toString | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $rl.statusPolls) }}
+SMARTPAPERS_RATE_LIMIT_STATUS_POLLS: {{ int $rl.statusPolls | toString | quote }}
+{{- end }}
+SMARTPAPERS_RATE_LIMIT_WINDOW_SECONDS: {{ int $rl.windowSeconds | toString | quote }}
+SMARTPAPERS_API_CORS_ORIGINS: {{ default (list) .Values.config.api.corsOrigins | toJson | quote }}
+SMARTPAPERS_API_DOCS_ENABLED: {{ .Values.config.api.docsEnabled | toString | quote }}
+{{- if not (kindIs "invalid" .Values.config.api.limitConcurrency) }}
+SMARTPAPERS_API_LIMIT_CONCURRENCY: {{ int .Values.config.api.limitConcurrency | toString | quote }}
 {{- end }}
 SMARTPAPERS_LOG_LEVEL: {{ .Values.config.log.level | quote }}
 SMARTPAPERS_LOG_FORMAT: {{ .Values.config.log.format | quote }}
 {{- range $k, $v := .Values.config.extra }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+Settings the chart renders itself (ConfigMap or container env), each with the value that
+sets it: config.extra must not repeat them (a duplicate ConfigMap key, or an env var that
+silently wins over the ConfigMap).
+*/}}
+{{- define "smartpapers.managedSettings" -}}
+SMARTPAPERS_MONGO_URI: config.mongo.existingSecret
+SMARTPAPERS_MONGO_DB: config.mongo.database
+SMARTPAPERS_AWS_REGION: config.sqs.region
+SMARTPAPERS_SQS_QUEUE_URL: config.sqs.queueUrl
+SMARTPAPERS_SQS_DLQ_URL: config.sqs.dlqUrl
+SMARTPAPERS_SQS_QUEUE_NAME: config.sqs.queueName
+SMARTPAPERS_SQS_DLQ_NAME: config.sqs.dlqName
+SMARTPAPERS_SQS_MAX_RECEIVE_COUNT: config.sqs.maxReceiveCount
+SMARTPAPERS_SQS_ENDPOINT_URL: config.sqs.endpointUrl
+SMARTPAPERS_SQS_WAIT_TIME_SECONDS: config.sqs.waitTimeSeconds
+SMARTPAPERS_SQS_VISIBILITY_TIMEOUT_SECONDS: config.sqs.visibilityTimeoutSeconds
+SMARTPAPERS_AUTH_MODE: config.auth.mode
+SMARTPAPERS_JWT_JWKS_URL: config.auth.jwt.jwksUrl
+SMARTPAPERS_JWT_ISSUER: config.auth.jwt.issuer
+SMARTPAPERS_JWT_AUDIENCE: config.auth.jwt.audience
+SMARTPAPERS_JWT_ALGORITHMS: config.auth.jwt.algorithms
+SMARTPAPERS_JWT_STAFF_CLAIM: config.auth.jwt.staffClaim
+SMARTPAPERS_JWT_STAFF_ROLE: config.auth.jwt.staffRole
+SMARTPAPERS_JWT_INSTITUTE_CLAIM: config.auth.jwt.instituteClaim
+SMARTPAPERS_RATE_LIMIT_SUBMISSIONS: config.rateLimit.submissions
+SMARTPAPERS_RATE_LIMIT_STATUS_POLLS: config.rateLimit.statusPolls
+SMARTPAPERS_RATE_LIMIT_WINDOW_SECONDS: config.rateLimit.windowSeconds
+SMARTPAPERS_API_CORS_ORIGINS: config.api.corsOrigins
+SMARTPAPERS_API_DOCS_ENABLED: config.api.docsEnabled
+SMARTPAPERS_API_LIMIT_CONCURRENCY: config.api.limitConcurrency
+SMARTPAPERS_LOG_LEVEL: config.log.level
+SMARTPAPERS_LOG_FORMAT: config.log.format
+SMARTPAPERS_API_HOST: (fixed by the chart)
+SMARTPAPERS_API_PORT: api.port
+SMARTPAPERS_API_GRACEFUL_TIMEOUT_SECONDS: api.gracefulTimeoutSeconds
+SMARTPAPERS_WORKER_CONCURRENCY: worker.concurrency
+SMARTPAPERS_WORKER_DRAIN_TIMEOUT_SECONDS: worker.drainTimeoutSeconds
+SMARTPAPERS_WORKER_METRICS_HOST: (fixed by the chart)
+SMARTPAPERS_WORKER_METRICS_PORT: worker.metricsPort
 {{- end }}
 
 {{/*
@@ -243,8 +302,20 @@ each value alone). Included once, from configmap.yaml.
 {{- fail "config.sqs.queueUrl is required: the URL of the main SQS queue" }}
 {{- end }}
 {{- if eq $v.config.auth.mode "jwt" }}
-{{- if not (and $v.config.auth.jwt.jwksUrl $v.config.auth.jwt.issuer $v.config.auth.jwt.audience) }}
-{{- fail "config.auth.mode=jwt needs config.auth.jwt.jwksUrl, config.auth.jwt.issuer and config.auth.jwt.audience" }}
+{{- $missing := list }}
+{{- range $key := list "jwksUrl" "issuer" "audience" }}
+{{- if not (index $v.config.auth.jwt $key) }}
+{{- $missing = append $missing (printf "config.auth.jwt.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if $missing }}
+{{- fail (printf "config.auth.mode=jwt needs config.auth.jwt.jwksUrl, config.auth.jwt.issuer and config.auth.jwt.audience (missing: %s); the API refuses to start without them" (join ", " $missing)) }}
+{{- end }}
+{{- end }}
+{{- $managed := include "smartpapers.managedSettings" . | fromYaml }}
+{{- range $k, $_ := $v.config.extra }}
+{{- if hasKey $managed $k }}
+{{- fail (printf "config.extra.%s is rendered by the chart: set %s instead" $k (get $managed $k)) }}
 {{- end }}
 {{- end }}
 {{- if and $v.awsEmulatorCredentials.existingSecret (not $v.config.sqs.endpointUrl) }}
@@ -278,24 +349,98 @@ each value alone). Included once, from configmap.yaml.
 {{- end }}
 {{- end }}
 
-{{/* NetworkPolicy egress rules shared by API and worker. */}}
+{{/*
+The TCP port of a URL: the explicit one, else 80 for http and 443 otherwise.
+*/}}
+{{- define "smartpapers.urlPort" -}}
+{{- $u := urlParse . }}
+{{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" }}
+{{- if $port }}{{ $port }}{{ else if eq $u.scheme "http" }}80{{ else }}443{{ end }}
+{{- end }}
+
+{{/*
+Egress rules of the API and worker NetworkPolicies: DNS, MongoDB, the SQS endpoint, the
+EKS Pod Identity agent (AWS only) and, when "jwks" is true, the JWKS host.
+Call with (dict "ctx" $ "jwks" true).
+*/}}
 {{- define "smartpapers.netpol.egress" -}}
-# DNS
-- ports:
+{{- $v := .ctx.Values }}
+{{- $np := $v.networkPolicy }}
+# DNS (CoreDNS / kube-dns)
+- to:
+    {{- toYaml $np.dnsTo | nindent 4 }}
+  ports:
     - port: 53
       protocol: UDP
     - port: 53
       protocol: TCP
-{{- with .Values.networkPolicy.egressPorts }}
-# SQS / STS / EKS Pod Identity agent (443), MongoDB (27017), ...
+# MongoDB
 - ports:
-    {{- range . }}
-    - port: {{ . }}
+    {{- range $np.mongo.ports }}
+    - port: {{ int . }}
       protocol: TCP
     {{- end }}
+  {{- with $np.mongo.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if $v.config.sqs.endpointUrl }}
+# SQS emulator ({{ $v.config.sqs.endpointUrl }})
+- ports:
+    - port: {{ include "smartpapers.urlPort" $v.config.sqs.endpointUrl | int }}
+      protocol: TCP
+  {{- with $np.sqs.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- else }}
+# SQS (and STS for IRSA) over HTTPS
+- ports:
+    - port: 443
+      protocol: TCP
+  {{- with $np.sqs.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if $np.eksPodIdentityAgent }}
+# EKS Pod Identity agent (AWS credentials)
+- to:
+    - ipBlock:
+        cidr: 169.254.170.23/32
+    - ipBlock:
+        cidr: fd00:ec2::23/128
+  ports:
+    - port: 80
+      protocol: TCP
 {{- end }}
-{{- with .Values.networkPolicy.extraEgress }}
+{{- end }}
+{{- if and .jwks (eq $v.config.auth.mode "jwt") }}
+# JWKS of the OIDC provider ({{ $v.config.auth.jwt.jwksUrl }})
+- ports:
+    - port: {{ include "smartpapers.urlPort" $v.config.auth.jwt.jwksUrl | int }}
+      protocol: TCP
+  {{- with $np.jwks.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- with $np.extraEgress }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ingress controller as a NetworkPolicyPeer (empty when both selectors are empty).
+*/}}
+{{- define "smartpapers.netpol.ingressControllerPeer" -}}
+{{- $ic := .Values.networkPolicy.ingressController }}
+{{- if or $ic.namespaceSelector $ic.podSelector }}
+- {{- with $ic.namespaceSelector }}
+  namespaceSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  podSelector:
+    {{- toYaml (default (dict) $ic.podSelector) | nindent 4 }}
 {{- end }}
 {{- end }}
 
