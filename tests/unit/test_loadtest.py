@@ -445,3 +445,22 @@ def test_bench_parses_counters_and_renders_a_table_with_ratios() -> None:
     assert "| SQS requests per submission | 0.25 | - | - | ~3 | 0.50 ✓ |" in lines
     assert bench.ratio(rows[1], 0.25, 1.0) == "×4.00"  # lower is better: naive ÷ ours
     assert bench.meets(rows[0], 25_000.0) is True and bench.meets(rows[2], 1.0) is None
+
+
+def test_bench_renders_a_partial_result_document() -> None:
+    from smartpapers.loadtest import bench
+
+    run = {
+        "latency_c1_p50_ms": 40.0,
+        "burst1000_bad": 0.0,
+        "drain_w1_jobs_per_min_per_worker": 600.0,
+        "drain_w2_jobs_per_min_per_worker": 300.0,
+        "drain_w1_sqs_per_submission": 0.3,
+    }
+    naive = {**run, "drain_w1_sqs_per_submission": 3.0}
+    doc = {"partial": True, "runs": {"smartpapers": [run, run], "naive": [naive]}}
+    text = bench.render(doc)
+    assert "median of 1" in text  # both modes have at least one run
+    assert "| SQS requests per submission | 0.30 | 3.00 | ×10.00 | ~3 | 0.50 ✓ |" in text
+    assert "2 worker(s): jobs/min per worker" in text and "burst 1000" in text
+    assert bench.render({"partial": True, "runs": {}}) == "no completed run in this document"

@@ -562,6 +562,19 @@ def table(rows: list[Spec], ours: Figures, naive: Figures, repeat: int) -> str:
     return "\n".join(lines)
 
 
+def render(doc: dict[str, Any]) -> str:
+    """The table of a result document, also of a partial one (the runs done so far)."""
+    runs: dict[str, list[Figures]] = doc.get("runs", {})
+    ours, naive = medians(runs.get("smartpapers", [])), medians(runs.get("naive", []))
+    quick = bool(doc.get("quick", False))
+    bursts = sorted({int(k[5:].split("_")[0]) for k in ours if k.startswith("burst")})
+    workers = sorted({int(k[7:].split("_")[0]) for k in ours if k.startswith("drain_w")})
+    if not workers:
+        return "no completed run in this document"
+    repeat = min(len(runs.get("smartpapers", [])), len(runs.get("naive", []))) or 1
+    return table(specs(bursts, workers, quick), ours, naive, repeat)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="smartpapers-loadtest bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -570,7 +583,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", default="1,2,4", help="worker counts for the drain scenario")
     p.add_argument("--drain-jobs", type=int, default=None, help="jobs per drain scenario")
     p.add_argument("--json-out", type=Path, default=Path("bench.json"))
+    p.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="print the table of an earlier (or interrupted) run's JSON and exit",
+    )
     args = p.parse_args(argv)
+    if args.render is not None:
+        sys.stdout.write(render(json.loads(args.render.read_text())) + "\n")
+        return 0
+    # SIGTERM (timeout, CI, kill) unwinds like Ctrl-C, so every stack's processes are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     quick = args.quick
     bursts = [100] if quick else [1_000]
     drain_jobs = args.drain_jobs or (60 if quick else 300)
