@@ -464,3 +464,15 @@ def test_bench_renders_a_partial_result_document() -> None:
     assert "| SQS requests per submission | 0.30 | 3.00 | ×10.00 | ~3 | 0.50 ✓ |" in text
     assert "2 worker(s): jobs/min per worker" in text and "burst 1000" in text
     assert bench.render({"partial": True, "runs": {}}) == "no completed run in this document"
+
+
+def test_dbprobe_table_lists_every_operation_per_size() -> None:
+    from smartpapers.loadtest import dbprobe
+
+    rows = [(1000, name, 1.5) for name in dbprobe.OPERATIONS] + [
+        (10000, name, 700.0) for name in dbprobe.OPERATIONS
+    ]
+    text = dbprobe.table(rows).splitlines()
+    assert text[0] == "| operation | 1,000 jobs | 10,000 jobs |"
+    assert len(text) == 2 + len(dbprobe.OPERATIONS)
+    assert "| read by _id (status poll) | 1.5 ms | 700.0 ms |" in text

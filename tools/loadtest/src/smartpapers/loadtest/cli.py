@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="smartpapers-loadtest",
         description="Send real quiz submissions to a smartpapers API, follow them to "
-        "completion and report. `smartpapers-loadtest bench` runs the local benchmark.",
+        "completion and report. `smartpapers-loadtest bench` runs the local benchmark; "
+        "`smartpapers-loadtest dbprobe` times the job path's database operations.",
         epilog="Exit codes: 0 passed, 1 lost/duplicated/wrong/failed/rejected, 2 could not run.",
     )
     p.add_argument("--url", default="http://127.0.0.1:8000", help="API base URL")
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         from smartpapers.loadtest.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["dbprobe"]:
+        from smartpapers.loadtest.dbprobe import main as dbprobe_main
+
+        return dbprobe_main(argv[1:])
     args = build_parser().parse_args(argv)
     out = sys.stdout
     try:
