@@ -16,8 +16,10 @@ requests (``smartpapers_sqs_requests_total``) and MongoDB round trips
 (``smartpapers_mongo_commands_total``) per submission over a drain, where no client polls;
 peak RSS (``VmHWM``) of the API and of a worker.
 
-Known limit of the local stack: FerretDB v1 on SQLite serialises writes (each update costs
-~6–40 ms), so drain throughput here measures the database emulator, not the worker's code.
+Known limit of the local stack: FerretDB v1 on SQLite serialises writes and scans the
+collection for every filter but a bare ``{_id}`` (``smartpapers-loadtest dbprobe``), so drain
+throughput here measures the database emulator, not the worker's code; every scenario
+therefore gets a fresh stack.
 """
 
 from __future__ import annotations
@@ -423,19 +425,29 @@ def measure_drain(stack: LocalStack, workers: int, jobs: int, problems: list[str
 def run_mode(
     mode: str, *, bursts: list[int], worker_counts: list[int], drain_jobs: int, quick: bool
 ) -> tuple[Figures, list[str]]:
+    """Every scenario on a fresh stack: FerretDB v1's writes slow down as the jobs
+    collection grows (``dbprobe``), so a scenario must not inherit the previous one's jobs."""
     problems: list[str] = []
     figures: Figures = {}
-    with local_stack(workers=1, extra_env=MODES[mode]) as stack:
-        for c, total in ((1, 20), (50, 100)) if quick else ((1, 50), (50, 200), (200, 400)):
+    rss: Figures = {}
+
+    def keep_rss(stack: LocalStack) -> None:
+        for name, mib in stack.rss().items():
+            rss[name] = max(rss.get(name, 0.0), mib)
+
+    env = MODES[mode]
+    with local_stack(workers=1, extra_env=env) as stack:
+        for c, total in ((1, 20), (50, 100)) if quick else ((1, 50), (50, 100), (200, 200)):
             figures |= measure_latency(stack, c, total, problems)
-        for total in bursts:
+        keep_rss(stack)
+    for total in bursts:
+        with local_stack(workers=1, extra_env=env) as stack:
             figures |= measure_burst(stack, total, problems)
-        rss = stack.rss()
-        for n in worker_counts:
+            keep_rss(stack)
+    for n in worker_counts:
+        with local_stack(workers=n, extra_env=env) as stack:
             figures |= measure_drain(stack, n, drain_jobs, problems)
-            worker_rss = stack.rss().get("worker", 0.0)
-            rss["worker"] = max(rss.get("worker", 0.0), worker_rss)
-        rss |= {"api": stack.rss().get("api", 0.0)}
+            keep_rss(stack)
     figures["rss_api_mib"] = rss.get("api", 0.0)
     figures["rss_worker_mib"] = rss.get("worker", 0.0)
     return figures, problems
@@ -598,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     quick = args.quick
     bursts = [100] if quick else [1_000]
-    drain_jobs = args.drain_jobs or (60 if quick else 300)
+    drain_jobs = args.drain_jobs or (60 if quick else 200)
     worker_counts = [int(n) for n in args.workers.split(",") if n]
     runs: dict[str, list[Figures]] = {mode: [] for mode in MODES}
     problems: list[str] = []
