@@ -355,9 +355,10 @@ def measure_burst(stack: LocalStack, total: int, problems: list[str]) -> Figures
 
 
 def measure_big_burst(stack: LocalStack, total: int, problems: list[str]) -> Figures:
-    """``total`` submissions at once without client polling (10,000 clients polling would
-    measure FerretDB's read path): completions from the workers' metrics, then every
-    accepted job checked final in MongoDB. Scores are verified by the polled 1,000 burst."""
+    """``total`` submissions at once without client polling (thousands of clients polling
+    would measure FerretDB's read path): completions from the workers' metrics, then every
+    accepted job checked final in MongoDB. Scores are verified by the test suites and by
+    ``make loadtest``, whose clients poll."""
     started = time.monotonic()
     _, s = load(stack, total=total, burst=True, wait=False, metrics_url=None)
     _check(f"burst {total}", s, problems)
@@ -442,7 +443,9 @@ def run_mode(
         keep_rss(stack)
     for total in bursts:
         with local_stack(workers=1, extra_env=env) as stack:
-            figures |= measure_burst(stack, total, problems)
+            # without client polling: 1,000 clients polling every 5 s cost FerretDB more than
+            # the grading (a 479 s drain instead of ~60 s); the load test polls (make loadtest)
+            figures |= measure_big_burst(stack, total, problems)
             keep_rss(stack)
     for n in worker_counts:
         with local_stack(workers=n, extra_env=env) as stack:
