@@ -99,6 +99,6 @@ loadtest: tools deps ## load-test a running API (make dev): LOADTEST_ARGS="--url
 	$(UV) run smartpapers-loadtest $(LOADTEST_ARGS) --json-out reports/loadtest.json --png-out reports/loadtest.png
 
 BENCH_ARGS ?=
-bench: tools deps ## benchmark on its own local stacks vs a naive baseline (~30 min; BENCH_ARGS="--quick|--full|--repeat N")
+bench: tools deps ## benchmark on fresh local stacks vs a naive baseline (~60 min here; BENCH_ARGS="--quick --repeat 1" ~3 min, --full adds 10,000)
 	@mkdir -p reports
 	set -o pipefail; $(UV) run smartpapers-loadtest bench --json-out reports/bench.json $(BENCH_ARGS) | tee reports/bench.md

@@ -486,7 +486,7 @@ def specs(bursts: list[int], worker_counts: list[int], quick: bool) -> list[Spec
     ]
     for b in bursts:
         out += [
-            Spec(f"burst{b}_bad", f"burst {b}: rejected+lost+dup+wrong", "", "low", "", 0),
+            Spec(f"burst{b}_bad", f"burst {b}: rejected + lost + duplicated", "", "low", "", 0),
             Spec(f"burst{b}_accepted_per_s", f"burst {b}: accepted/s", "/s", "high"),
             Spec(f"burst{b}_accept_all_s", f"burst {b}: time to accept all", "s", "low"),
             Spec(f"burst{b}_complete_all_s", f"burst {b}: time to complete all", "s", "low"),
