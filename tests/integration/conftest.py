@@ -4,7 +4,7 @@ to the per-test stack on the real ElasticMQ + FerretDB."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from smartpapers.worker.__main__ import open_worker
 from smartpapers.worker.consumer import Worker
 from smartpapers.worker.settings import Settings as WorkerSettings
 from tests.conftest import Stack
+from tests.jwt_issuer import Issuer, JwksServer
 
 
 def _stack_values(stack: Stack) -> dict[str, Any]:
@@ -113,3 +114,15 @@ async def wait_for(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Issuer:
+    """A token issuer with RSA and EC keys (tests.jwt_issuer)."""
+    return Issuer.create()
+
+
+@pytest.fixture
+def jwks(issuer: Issuer) -> Iterator[JwksServer]:
+    with JwksServer(issuer) as server:
+        yield server

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,17 +21,6 @@ from tests.integration.conftest import RunWorker, api_settings, wait_for
 from tests.jwt_issuer import Issuer, JwksServer, bearer, jwt_settings
 
 INSTITUTE = "demo-institute"
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Issuer:
-    return Issuer.create()
-
-
-@pytest.fixture
-def jwks(issuer: Issuer) -> Iterator[JwksServer]:
-    with JwksServer(issuer) as server:
-        yield server
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, cast
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import APIOperation, Case, GenerationMode
@@ -40,17 +39,6 @@ CHECKS = [
 EXAMPLES = 30  # per operation (positive and negative cases mixed)
 AnyOperation = APIOperation[Any, Any, Any, Any]
 AnyCase = Case[Any]
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Issuer:
-    return Issuer.create()
-
-
-@pytest.fixture
-def jwks(issuer: Issuer) -> Iterator[JwksServer]:
-    with JwksServer(issuer) as server:
-        yield server
 
 
 def fuzz(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -27,17 +27,6 @@ from tests.integration.conftest import api_settings
 from tests.jwt_issuer import Issuer, JwksServer, bearer, jwt_settings
 
 WINDOW = 2
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Issuer:
-    return Issuer.create()
-
-
-@pytest.fixture
-def jwks(issuer: Issuer) -> Iterator[JwksServer]:
-    with JwksServer(issuer) as server:
-        yield server
 
 
 @asynccontextmanager

@@ -56,10 +56,6 @@ from smartpapers.devstack.servers import (
 from smartpapers.loadtest.runner import LoadConfig, Runner, RunResult
 from smartpapers.loadtest.stats import Summary, summarize
 
-ORIGINAL_PER_WORKER_PER_MIN = 100  # the original system's published figure
-ORIGINAL_SQS_PER_SUBMISSION = 3.0
-ORIGINAL_LATENCY_MS = (20, 50)
-
 # FerretDB on SQLite has one writer at a time: fewer concurrent writers go faster
 LOCAL_TUNING = {
     "SMARTPAPERS_MONGO_MAX_POOL_SIZE": "4",
@@ -219,9 +215,6 @@ class LocalStack:
                 for key, n in counts.items():
                     into[key] = into.get(key, 0.0) + n
         return sqs, mongo
-
-    def sqs_requests(self) -> dict[str, float]:
-        return self.counters()[0]
 
     def worker_finished(self) -> float:
         """Jobs the current workers brought to completed or failed."""
