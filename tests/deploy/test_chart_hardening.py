@@ -308,7 +308,8 @@ def test_schema_rejects_an_empty_algorithm_list(tmp_path: Path) -> None:
 
 def test_network_policies_are_opt_in() -> None:
     assert not by_kind(render([MINIMAL]), "NetworkPolicy")
-    assert len(by_kind(render([MINIMAL], sets=[NP_ON]), "NetworkPolicy")) == 2
+    # API, worker and the helm test pod (tests are on in the minimal values)
+    assert len(by_kind(render([MINIMAL], sets=[NP_ON]), "NetworkPolicy")) == 3
 
 
 def test_api_ingress_only_from_the_ingress_controller_and_scrapers() -> None:
@@ -470,7 +471,9 @@ NP_RENDERS = _np_renders()
 @pytest.mark.parametrize("name,docs", NP_RENDERS, ids=[r[0] for r in NP_RENDERS])
 def test_network_policies_never_allow_everything(name: str, docs: list[dict[str, Any]]) -> None:
     policies = by_kind(docs, "NetworkPolicy")
-    assert len(policies) == 2
+    # API and worker, plus one each for the helm test pod and the queue-bootstrap hook
+    hooks = sum(1 for kind in ("Pod", "Job") if by_kind(docs, kind))
+    assert len(policies) == 2 + hooks, [np["metadata"]["name"] for np in policies]
     for np in policies:
         where = np["metadata"]["name"]
         assert not validate_object(np), where
@@ -495,6 +498,41 @@ def test_network_policies_never_allow_everything(name: str, docs: list[dict[str,
         for rule in spec["egress"]:
             if any(p["port"] == 80 for p in rule["ports"]):
                 assert rule == POD_IDENTITY_RULE, f"{where}: port 80 only to the credential agent"
+
+
+def test_the_test_pod_and_the_bootstrap_hook_have_their_own_policies() -> None:
+    docs = render([EVERYTHING], sets=[NP_ON])
+    api_port = {"port": "http", "protocol": "TCP"}
+    test = one(docs, "NetworkPolicy", "-test")
+    pod = one(docs, "Pod", "-test-submission")
+    assert _selects(test, pod["metadata"]["labels"])
+    api = one(docs, "Deployment", "-api")["spec"]["template"]["metadata"]["labels"]
+    assert test["spec"]["ingress"] == []
+    # DNS, then the API pods' HTTP port: nothing else, not even MongoDB or SQS
+    assert test["spec"]["egress"][0] == DNS_RULE
+    (to_api,) = test["spec"]["egress"][1:]
+    assert to_api["ports"] == [api_port]
+    (peer,) = to_api["to"]
+    assert set(peer) == {"podSelector"} and _selects({"spec": peer}, api)
+
+    boot = one(docs, "NetworkPolicy", "-queue-bootstrap")
+    job = one(docs, "Job", "-queue-bootstrap")
+    assert _selects(boot, job["spec"]["template"]["metadata"]["labels"])
+    assert boot["spec"]["ingress"] == []
+    ports = {p["port"] for r in boot["spec"]["egress"] for p in r["ports"]}
+    assert 27017 not in ports and 443 in ports and 53 in ports  # SQS, never MongoDB
+
+    # no hook, no policy
+    off = render([EVERYTHING], sets=[NP_ON, "tests.enabled=false", "queueBootstrap.enabled=false"])
+    assert {np["metadata"]["name"] for np in by_kind(off, "NetworkPolicy")} == {
+        one(off, "NetworkPolicy", "-api")["metadata"]["name"],
+        one(off, "NetworkPolicy", "-worker")["metadata"]["name"],
+    }
+
+
+def _selects(np: dict[str, Any], labels: dict[str, str]) -> bool:
+    wanted = np["spec"]["podSelector"]["matchLabels"]
+    return all(labels.get(k) == v for k, v in wanted.items())
 
 
 # --------------------------------------------------------------------------- no static AWS keys

@@ -410,10 +410,12 @@ def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]])
         assert any(_matches(sel, lbl) for lbl in pod_labels.values())
         assert pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow"
         assert "minAvailable" not in pdb["spec"]  # never blocks drains of a 1-replica worker
+    hook_pods = [p["metadata"]["labels"] for p in by_kind(docs, "Pod")] + [
+        j["spec"]["template"]["metadata"]["labels"] for j in by_kind(docs, "Job")
+    ]
     for np in by_kind(docs, "NetworkPolicy"):
-        assert any(
-            _matches(np["spec"]["podSelector"]["matchLabels"], lbl) for lbl in pod_labels.values()
-        )
+        sel = np["spec"]["podSelector"]["matchLabels"]
+        assert any(_matches(sel, lbl) for lbl in [*pod_labels.values(), *hook_pods])
     created_sas = {sa["metadata"]["name"] for sa in by_kind(docs, "ServiceAccount")}
     for d in deployments:  # non-existent-service-account
         assert d["spec"]["template"]["spec"]["serviceAccountName"] in created_sas
@@ -548,7 +550,7 @@ def test_image_digest_wins_over_tag() -> None:
     worker = one(docs, "Deployment", "-worker")["spec"]["template"]["spec"]["containers"][0][
         "image"
     ]
-    assert worker.endswith("smartpapers-worker:0.1.0")
+    assert worker.endswith("smartpapers-worker@sha256:" + "1" * 64)
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     default = one(render([MINIMAL]), "Deployment", "-api")["spec"]["template"]["spec"][
         "containers"

@@ -374,6 +374,7 @@ Call with (dict "ctx" $ "jwks" true).
       protocol: UDP
     - port: 53
       protocol: TCP
+{{- if not .noMongo }}
 # MongoDB
 - ports:
     {{- range $np.mongo.ports }}
@@ -384,6 +385,7 @@ Call with (dict "ctx" $ "jwks" true).
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
 {{- if $v.config.sqs.endpointUrl }}
 # SQS emulator ({{ $v.config.sqs.endpointUrl }})
 - ports:
