@@ -19,7 +19,7 @@ help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-tools: ## install pinned tools (uv, ElasticMQ, FerretDB, helm, Prometheus) if missing
+tools: ## install pinned tools (uv, ElasticMQ, FerretDB, helm, checkov, Prometheus) if missing
 	bash scripts/install-tools.sh all
 
 deps: ## install Python dependencies (uv workspace, locked)

@@ -2,7 +2,7 @@
 # Installs the pinned third-party tools smartpapers needs into a cache outside the
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
-#   scripts/install-tools.sh [uv] [elasticmq] [ferretdb] [helm] [prometheus] [all]
+#   scripts/install-tools.sh [uv] [elasticmq] [ferretdb] [helm] [checkov] [prometheus] [all]
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -16,6 +16,8 @@ UV_VERSION="0.13.9"
 ELASTICMQ_VERSION="1.7.1"
 FERRETDB_VERSION="v1.24.2"
 HELM_VERSION="v4.3.1"
+# kube-linter is not served by the Go module proxy here; checkov (PyPI) lints the rendered chart.
+CHECKOV_VERSION="3.3.30"
 
 mkdir -p "$BIN"
 log() { echo "[install-tools] $*" >&2; }
@@ -66,6 +68,15 @@ install_helm() {
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
+install_checkov() {
+  # its own virtual environment (uv tool), so its pins never meet the workspace's
+  if [ -x "$BIN/checkov" ] && "$BIN/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then return; fi
+  install_uv
+  log "checkov $CHECKOV_VERSION (PyPI, uv tool) -> $CACHE/uv-tools"
+  UV_TOOL_DIR="$CACHE/uv-tools" UV_TOOL_BIN_DIR="$BIN" \
+    "$BIN/uv" tool install --quiet --force --python 3 "checkov==$CHECKOV_VERSION"
+}
+
 install_prometheus() {
   if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return; fi
   log "prometheus + promtool (apt)"
@@ -82,8 +93,9 @@ for t in "${tools[@]}"; do
     elasticmq) install_elasticmq ;;
     ferretdb) install_ferretdb ;;
     helm) install_helm ;;
+    checkov) install_checkov ;;
     prometheus) install_prometheus ;;
-    all) install_uv; install_elasticmq; install_ferretdb; install_helm; install_prometheus ;;
+    all) install_uv; install_elasticmq; install_ferretdb; install_helm; install_checkov; install_prometheus ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done
