@@ -172,3 +172,14 @@ def shared() -> Path:
 
 def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Init containers and containers of a pod spec."""
+    out: list[dict[str, Any]] = spec.get("initContainers", []) + spec["containers"]
+    return out
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """Whether a matchLabels selector selects these labels."""
+    return all(labels.get(k) == v for k, v in selector.items())

@@ -26,7 +26,9 @@ from .conftest import (
     by_kind,
     ci_id,
     configmap_settings,
+    containers,
     env_of,
+    matches,
     one,
     pod_spec,
     render,
@@ -69,11 +71,6 @@ INGRESS_NGINX_PEER = {
 
 def tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"port": p, "protocol": "TCP"} for p in ports]
-
-
-def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = spec.get("initContainers", []) + spec["containers"]
-    return out
 
 
 def all_containers(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -505,7 +502,7 @@ def test_the_test_pod_and_the_bootstrap_hook_have_their_own_policies() -> None:
     api_port = {"port": "http", "protocol": "TCP"}
     test = one(docs, "NetworkPolicy", "-test")
     pod = one(docs, "Pod", "-test-submission")
-    assert _selects(test, pod["metadata"]["labels"])
+    assert matches(test["spec"]["podSelector"]["matchLabels"], pod["metadata"]["labels"])
     api = one(docs, "Deployment", "-api")["spec"]["template"]["metadata"]["labels"]
     assert test["spec"]["ingress"] == []
     # DNS, then the API pods' HTTP port: nothing else, not even MongoDB or SQS
@@ -513,11 +510,13 @@ def test_the_test_pod_and_the_bootstrap_hook_have_their_own_policies() -> None:
     (to_api,) = test["spec"]["egress"][1:]
     assert to_api["ports"] == [api_port]
     (peer,) = to_api["to"]
-    assert set(peer) == {"podSelector"} and _selects({"spec": peer}, api)
+    assert set(peer) == {"podSelector"} and matches(peer["podSelector"]["matchLabels"], api)
 
     boot = one(docs, "NetworkPolicy", "-queue-bootstrap")
     job = one(docs, "Job", "-queue-bootstrap")
-    assert _selects(boot, job["spec"]["template"]["metadata"]["labels"])
+    assert matches(
+        boot["spec"]["podSelector"]["matchLabels"], job["spec"]["template"]["metadata"]["labels"]
+    )
     assert boot["spec"]["ingress"] == []
     ports = {p["port"] for r in boot["spec"]["egress"] for p in r["ports"]}
     assert 27017 not in ports and 443 in ports and 53 in ports  # SQS, never MongoDB
@@ -528,11 +527,6 @@ def test_the_test_pod_and_the_bootstrap_hook_have_their_own_policies() -> None:
         one(off, "NetworkPolicy", "-api")["metadata"]["name"],
         one(off, "NetworkPolicy", "-worker")["metadata"]["name"],
     }
-
-
-def _selects(np: dict[str, Any], labels: dict[str, str]) -> bool:
-    wanted = np["spec"]["podSelector"]["matchLabels"]
-    return all(labels.get(k) == v for k, v in wanted.items())
 
 
 # --------------------------------------------------------------------------- no static AWS keys

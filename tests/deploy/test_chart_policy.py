@@ -25,7 +25,9 @@ from .conftest import (
     by_kind,
     ci_id,
     configmap_settings,
+    containers,
     env_of,
+    matches,
     one,
     pod_spec,
     render,
@@ -55,11 +57,6 @@ RENDER_IDS = [r[0] for r in RENDERS]
 
 def workloads(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [d for d in docs if pod_spec(d) is not None]
-
-
-def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = spec.get("initContainers", []) + spec["containers"]
-    return out
 
 
 # --------------------------------------------------------------------------- KEDA / replicas
@@ -379,10 +376,6 @@ def test_checksum_annotation_rolls_pods_on_config_change() -> None:
 # --------------------------------------------------------------------------- wiring (kube-linter)
 
 
-def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
 @pytest.mark.parametrize("name,docs", RENDERS, ids=RENDER_IDS)
 def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]]) -> None:
     deployments = by_kind(docs, "Deployment")
@@ -390,10 +383,10 @@ def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]])
         d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in deployments
     }
     for d in deployments:  # mismatching-selector
-        assert _matches(d["spec"]["selector"]["matchLabels"], pod_labels[d["metadata"]["name"]])
+        assert matches(d["spec"]["selector"]["matchLabels"], pod_labels[d["metadata"]["name"]])
     for svc in by_kind(docs, "Service"):  # dangling-service, invalid-target-ports
         targets = [
-            n for n, labels in pod_labels.items() if _matches(svc["spec"]["selector"], labels)
+            n for n, labels in pod_labels.items() if matches(svc["spec"]["selector"], labels)
         ]
         assert targets, f"Service {svc['metadata']['name']} selects no pods"
         for dep in deployments:
@@ -407,7 +400,7 @@ def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]])
                     assert p["targetPort"] in ports
     for pdb in by_kind(docs, "PodDisruptionBudget"):
         sel = pdb["spec"]["selector"]["matchLabels"]
-        assert any(_matches(sel, lbl) for lbl in pod_labels.values())
+        assert any(matches(sel, lbl) for lbl in pod_labels.values())
         assert pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow"
         assert "minAvailable" not in pdb["spec"]  # never blocks drains of a 1-replica worker
     hook_pods = [p["metadata"]["labels"] for p in by_kind(docs, "Pod")] + [
@@ -415,7 +408,7 @@ def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]])
     ]
     for np in by_kind(docs, "NetworkPolicy"):
         sel = np["spec"]["podSelector"]["matchLabels"]
-        assert any(_matches(sel, lbl) for lbl in [*pod_labels.values(), *hook_pods])
+        assert any(matches(sel, lbl) for lbl in [*pod_labels.values(), *hook_pods])
     created_sas = {sa["metadata"]["name"] for sa in by_kind(docs, "ServiceAccount")}
     for d in deployments:  # non-existent-service-account
         assert d["spec"]["template"]["spec"]["serviceAccountName"] in created_sas
@@ -424,7 +417,7 @@ def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]])
         svc_targets = [
             s
             for s in services.values()
-            if _matches(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+            if matches(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
         ]
         assert len(svc_targets) == 1
         assert {e["port"] for e in sm["spec"]["endpoints"]} <= {
@@ -434,7 +427,7 @@ def test_selectors_and_references_resolve(name: str, docs: list[dict[str, Any]])
         matched = [
             d
             for d in deployments
-            if _matches(
+            if matches(
                 pm["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"]
             )
         ]

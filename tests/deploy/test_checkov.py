@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import CI_VALUES, cache_dir, render_text
+from .conftest import CI_VALUES, cache_dir, render_text
 
 CHECKOV_VERSION = "3.3.30"
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from smartpapers.api.app import create_app
 from smartpapers.api.settings import Settings as ApiSettings
+from smartpapers.common.metrics import MONGO_COMMANDS
 from smartpapers.common.queue import SqsQueue, open_sqs_client
 from smartpapers.devstack.demo import demo_paper
 from smartpapers.worker.__main__ import open_worker
@@ -101,6 +102,17 @@ async def run_worker(stack: Stack) -> AsyncIterator[RunWorker]:
                 await asyncio.wait_for(task, timeout=30)
 
     yield runner
+
+
+def mongo_commands() -> dict[str, float]:
+    """Commands sent so far by this process's counted MongoDB clients, by command name
+    (``smartpapers_mongo_commands_total``)."""
+    return {
+        sample.labels["command"]: sample.value
+        for metric in MONGO_COMMANDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
 
 
 async def wait_for(

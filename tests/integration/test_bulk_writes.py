@@ -13,13 +13,13 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from smartpapers.common.metrics import MONGO_COMMANDS
 from smartpapers.common.models import JobResult
 from smartpapers.common.mongo import CommandCounter
 from smartpapers.common.repositories import Finish, JobRepository, SubmissionRepository
 from smartpapers.common.timeutil import utcnow
 from smartpapers.devstack.demo import demo_answers
 from tests.conftest import Stack
+from tests.integration.conftest import mongo_commands
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ async def counted_db(stack: Stack) -> AsyncIterator[AsyncDatabase[Any]]:
 
 
 def sent(command: str) -> float:
-    return float(MONGO_COMMANDS.labels(command=command)._value.get())
+    return mongo_commands().get(command, 0.0)
 
 
 async def queued_jobs(client: httpx.AsyncClient, n: int) -> list[str]:

@@ -8,31 +8,23 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from smartpapers.common.metrics import MONGO_COMMANDS
 from smartpapers.devstack.demo import demo_answers
 from tests.conftest import Stack
-from tests.integration.conftest import RunWorker, wait_for
+from tests.integration.conftest import RunWorker, mongo_commands, wait_for
 
 JOBS = 10
 
 
-def commands() -> dict[str, float]:
-    return {
-        sample.labels["command"]: sample.value
-        for metric in MONGO_COMMANDS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    }
-
-
 def delta(before: dict[str, float]) -> dict[str, float]:
-    return {k: v - before.get(k, 0.0) for k, v in commands().items() if v - before.get(k, 0.0)}
+    return {
+        k: v - before.get(k, 0.0) for k, v in mongo_commands().items() if v - before.get(k, 0.0)
+    }
 
 
 async def test_round_trips_per_submission_in_the_api_and_the_worker(
     stack: Stack, client: httpx.AsyncClient, demo: dict[str, Any], run_worker: RunWorker
 ) -> None:
-    before = commands()
+    before = mongo_commands()
     job_ids = []
     for i in range(JOBS):
         r = await client.post(
@@ -53,7 +45,7 @@ async def test_round_trips_per_submission_in_the_api_and_the_worker(
     # watched through a client without the listener, so the checks are not counted
     watcher: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri)
     jobs = watcher[stack.db_name]["submission_jobs"]
-    before = commands()
+    before = mongo_commands()
     try:
         # the coalescing window is widened from the default 2 ms: on a loaded machine the ten
         # claims of one receive batch can finish tens of milliseconds apart, and this test is

@@ -7,6 +7,7 @@ Every driver error surfaces as :class:`StorageUnavailableError`.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -324,8 +325,9 @@ class JobRepository:
     async def finish_many(self, items: Sequence[Finish]) -> list[bool | BaseException]:
         """:meth:`finish` for several jobs in ONE round trip (an unordered bulk of
         compare-and-set updates). When fewer jobs changed than were sent (a lease lost to
-        another worker: rare), each job is read back to learn which ones this worker
-        finished (``finishedBy``). Raises StorageUnavailableError when the round trip fails."""
+        another worker: rare), the jobs are read back, concurrently, to learn which ones
+        this worker finished (``finishedBy``). Raises StorageUnavailableError when the
+        round trip fails."""
         if not items:
             return []
         failed: dict[int, BaseException] = {}
@@ -345,16 +347,15 @@ class JobRepository:
             modified = int(e.details.get("nModified", 0))
         if modified == len(items) - len(failed):
             return [failed.get(i, True) for i in range(len(items))]
-        out: list[bool | BaseException] = []
-        for i, item in enumerate(items):
-            if i in failed:
-                out.append(failed[i])
-                continue
-            doc = await self.get(item.job_id)
-            out.append(
+        # read the others back concurrently (by _id: an index hit on any backend)
+        unknown = [i for i in range(len(items)) if i not in failed]
+        docs = await asyncio.gather(*(self.get(items[i].job_id) for i in unknown))
+        out: list[bool | BaseException] = [failed.get(i, False) for i in range(len(items))]
+        for i, doc in zip(unknown, docs, strict=True):
+            out[i] = (
                 doc is not None
                 and JobStatus(doc["status"]).is_final
-                and doc.get("finishedBy") == item.owner
+                and doc.get("finishedBy") == items[i].owner
             )
         return out
 
