@@ -37,8 +37,21 @@ def shared_dir() -> Path:
     return REPO.parent / "shared"
 
 
-def helm_path() -> Path:
-    return cache_dir() / "bin" / "helm"
+def cached_tool(name: str, *, pinned: str, version_args: list[str], version_ok: str) -> str:
+    """A pinned tool from the cache's bin/ (scripts/install-tools.sh installs it); FAILS the
+    run with the install command when it is missing or ``version_ok`` is not a prefix of
+    what it says its version is."""
+    path = cache_dir() / "bin" / name
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"{name} not found at {path}: install it with `bash scripts/install-tools.sh "
+            f"{name}` (pinned {pinned}; SMARTPAPERS_CACHE={cache_dir()})",
+            pytrace=False,
+        )
+    out = subprocess.run([str(path), *version_args], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0 or not out.stdout.strip().startswith(version_ok):
+        pytest.fail(f"{path} is not {name} {pinned}: {out.stdout}{out.stderr}", pytrace=False)
+    return str(path)
 
 
 class RenderError(Exception):
@@ -47,17 +60,9 @@ class RenderError(Exception):
 
 @cache
 def _helm_checked() -> str:
-    helm = helm_path()
-    if not (helm.is_file() and os.access(helm, os.X_OK)):
-        pytest.fail(
-            f"helm not found at {helm}: install it with `bash scripts/install-tools.sh helm` "
-            f"(pinned {HELM_VERSION}; SMARTPAPERS_CACHE={cache_dir()})",
-            pytrace=False,
-        )
-    out = subprocess.run([str(helm), "version", "--short"], capture_output=True, text=True)
-    if out.returncode != 0 or not out.stdout.startswith("v4."):
-        pytest.fail(f"{helm} is not a working helm v4: {out.stdout}{out.stderr}", pytrace=False)
-    return str(helm)
+    return cached_tool(
+        "helm", pinned=HELM_VERSION, version_args=["version", "--short"], version_ok="v4."
+    )
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

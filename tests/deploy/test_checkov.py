@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import CI_VALUES, cache_dir, render_text
+from .conftest import CI_VALUES, cached_tool, render_text
 
 CHECKOV_VERSION = "3.3.30"
 
@@ -102,23 +102,11 @@ EXCEPTIONS: dict[str, Accepted] = {
 }
 
 
-def checkov_path() -> Path:
-    return cache_dir() / "bin" / "checkov"
-
-
 @cache
 def _checkov() -> str:
-    path = checkov_path()
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(
-            f"checkov not found at {path}: install it with "
-            f"`bash scripts/install-tools.sh checkov` (pinned {CHECKOV_VERSION})",
-            pytrace=False,
-        )
-    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=120)
-    if out.stdout.strip() != CHECKOV_VERSION:
-        pytest.fail(f"{path} is checkov {out.stdout.strip()!r}, want {CHECKOV_VERSION}")
-    return str(path)
+    return cached_tool(
+        "checkov", pinned=CHECKOV_VERSION, version_args=["--version"], version_ok=CHECKOV_VERSION
+    )
 
 
 def _scan(rendered: Path) -> dict[str, Any]:
@@ -200,3 +188,22 @@ def test_a_regression_is_caught(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump_all([d for d in docs if d]))
     checks = {f["check_id"] for f in _scan(bad)["results"]["failed_checks"]}
     assert "CKV_K8S_16" in checks  # "Container should not be privileged"
+
+
+def test_a_missing_or_wrong_tool_fails_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTPAPERS_CACHE", str(tmp_path))
+    args: dict[str, Any] = {
+        "pinned": CHECKOV_VERSION,
+        "version_args": ["--version"],
+        "version_ok": CHECKOV_VERSION,
+    }
+    with pytest.raises(pytest.fail.Exception, match=r"scripts/install-tools.sh checkov"):
+        cached_tool("checkov", **args)
+    fake = tmp_path / "bin" / "checkov"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 2.0.0\n")
+    fake.chmod(0o755)
+    with pytest.raises(pytest.fail.Exception, match=r"is not checkov 3\.3\.30: 2\.0\.0"):
+        cached_tool("checkov", **args)
