@@ -14,7 +14,7 @@ from smartpapers.common.queue import SqsQueue, open_sqs_client
 from smartpapers.common.repositories import JobRepository, SubmissionRepository
 from smartpapers.devstack.demo import demo_answers
 from smartpapers.worker.consumer import Worker
-from smartpapers.worker.processing import Claimed, Decision, JobProcessor
+from smartpapers.worker.processing import Claimed, Decision, JobProcessor, WriteTickets
 from tests.conftest import Backends, drop_stack, make_stack
 from tests.integration.conftest import RunWorker, wait_for
 
@@ -140,9 +140,11 @@ async def test_a_job_whose_paper_vanished_fails_with_a_readable_error(
 class SlowProcessor(JobProcessor):
     delay = 5.0
 
-    async def grade_and_finish(self, claimed: Claimed) -> Decision:
+    async def grade_and_finish(
+        self, claimed: Claimed, *, tickets: WriteTickets | None = None
+    ) -> Decision:
         await asyncio.sleep(self.delay)
-        return await super().grade_and_finish(claimed)
+        return await super().grade_and_finish(claimed, tickets=tickets)
 
 
 async def test_heartbeat_keeps_a_slow_job_from_a_second_worker(

@@ -197,15 +197,18 @@ class Worker:
         claimed: dict[str, Claimed],
     ) -> None:
         try:
-            first = await self.processor.claim(message, owner=self.owner)
-            if isinstance(first, Claimed):
-                claimed[message.receipt_handle] = first
-                decision = await self._with_heartbeat(
-                    message, first, lambda: self.processor.grade_and_finish(first)
-                )
-                claimed.pop(message.receipt_handle, None)
-            else:
-                decision = first
+            with self.processor.expecting_writes() as tickets:
+                first = await self.processor.claim(message, owner=self.owner)
+                if isinstance(first, Claimed):
+                    claimed[message.receipt_handle] = first
+                    decision = await self._with_heartbeat(
+                        message,
+                        first,
+                        lambda: self.processor.grade_and_finish(first, tickets=tickets),
+                    )
+                    claimed.pop(message.receipt_handle, None)
+                else:
+                    decision = first
         except StorageUnavailableError as e:
             logger.warning("MongoDB unavailable for message %s: %s", message.message_id, e)
             decision = await self._after_error(message, claimed)

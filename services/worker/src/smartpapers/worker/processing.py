@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from smartpapers.common import failpoints
-from smartpapers.common.coalescing import Coalescer
+from smartpapers.common.coalescing import Coalescer, Ticket
 from smartpapers.common.errors import InvalidMessageError, PaperNotFoundError
 from smartpapers.common.grading import grade
 from smartpapers.common.models import AnswerIn, JobResult, JobStatus
@@ -53,6 +55,14 @@ class Claimed:
     owner: str
 
 
+@dataclass(frozen=True, slots=True)
+class WriteTickets:
+    """One job's place in the coalesced submission insert and final-status update."""
+
+    store: Ticket
+    finish: Ticket
+
+
 class JobProcessor:
     def __init__(
         self,
@@ -65,16 +75,23 @@ class JobProcessor:
         retry_base_delay: float,
         retry_max_delay: int,
         write_batch_size: int = MAX_BATCH,
-        write_linger_seconds: float = 0.002,
+        write_linger_seconds: float = 0.02,
     ) -> None:
         self._jobs = jobs
-        # the jobs of one receive batch write their submissions and final statuses in one
-        # round trip each (see smartpapers.common.coalescing)
+        # the jobs in flight write their submissions and final statuses in one round trip
+        # each: a bulk goes out once every job started has written or cannot write any
+        # more, or after write_linger_seconds (see smartpapers.common.coalescing)
         self._store = Coalescer[Document, str](
-            submissions.store_many, max_size=write_batch_size, linger_seconds=write_linger_seconds
+            submissions.store_many,
+            max_size=write_batch_size,
+            linger_seconds=write_linger_seconds,
+            tracked=True,
         )
         self._finish_writes = Coalescer[Finish, bool](
-            jobs.finish_many, max_size=write_batch_size, linger_seconds=write_linger_seconds
+            jobs.finish_many,
+            max_size=write_batch_size,
+            linger_seconds=write_linger_seconds,
+            tracked=True,
         )
         self._papers = paper_cache
         self._lease = timedelta(seconds=lease_seconds)
@@ -86,6 +103,17 @@ class JobProcessor:
         """Flush the pending bulk writes (the worker's drain calls this)."""
         await self._store.close()
         await self._finish_writes.close()
+
+    @contextmanager
+    def expecting_writes(self) -> Iterator[WriteTickets]:
+        """Announce a job that is about to be processed to the write coalescers; whatever
+        it did not write is withdrawn when the block ends (errors included)."""
+        tickets = WriteTickets(self._store.expect(), self._finish_writes.expect())
+        try:
+            yield tickets
+        finally:
+            tickets.store.withdraw()
+            tickets.finish.withdraw()
 
     @property
     def lease(self) -> timedelta:
@@ -126,18 +154,20 @@ class JobProcessor:
             return Retry(min(max(int(remaining) + 1, 1), MAX_VISIBILITY))
         return Retry(1)
 
-    async def grade_and_finish(self, claimed: Claimed) -> Decision:
+    async def grade_and_finish(
+        self, claimed: Claimed, *, tickets: WriteTickets | None = None
+    ) -> Decision:
         """Grade a claimed job and record the outcome. Raises StorageUnavailableError."""
         job, owner = claimed.job, claimed.owner
         job_id: str = job["_id"]
         started = time.monotonic()
         if job["attempts"] > self._max_attempts:
             error = f"gave up after {job['attempts'] - 1} attempts"
-            return await self._finish(job, owner, started, error=error)
+            return await self._finish(job, owner, started, tickets, error=error)
         try:
             paper = await self._papers.get(job["paperId"])
         except PaperNotFoundError as e:
-            return await self._finish(job, owner, started, error=str(e))
+            return await self._finish(job, owner, started, tickets, error=str(e))
         await failpoints.hit("before_grade")
         raw_answers = json.loads(job["payload"])
         answers = [AnswerIn.model_validate(a) for a in raw_answers]
@@ -153,23 +183,29 @@ class JobProcessor:
                 "score": result.score,
                 "total": result.total,
                 "gradedAt": now,
-            }
+            },
+            ticket=tickets.store if tickets else None,
         )
         await failpoints.hit("after_store")
         job_result = JobResult(submission_id=submission_id, score=result.score, total=result.total)
-        return await self._finish(job, owner, started, result=job_result)
+        return await self._finish(job, owner, started, tickets, result=job_result)
 
     async def _finish(
         self,
         job: Document,
         owner: str,
         started: float,
+        tickets: WriteTickets | None,
         *,
         result: JobResult | None = None,
         error: str | None = None,
     ) -> Decision:
         now = utcnow()
-        if not await self._finish_writes.submit(Finish(job["_id"], owner, now, result, error)):
+        if tickets is not None:
+            tickets.store.withdraw()  # a failed job writes no submission
+        finish = Finish(job["_id"], owner, now, result, error)
+        ticket = tickets.finish if tickets else None
+        if not await self._finish_writes.submit(finish, ticket=ticket):
             current = await self._jobs.get(job["_id"])
             if current is None or not JobStatus(current["status"]).is_final:
                 # lease lost to another worker: it will finish the job; ours is redundant

@@ -25,7 +25,11 @@ class Settings(CommonSettings):
         "1 = one write per job (the benchmark's naive baseline)",
     )
     worker_write_linger_seconds: float = Field(
-        default=0.002, ge=0, le=0.1, description="how long a write waits for companions"
+        default=0.02,
+        gt=0,
+        le=0.1,
+        description="the longest a job's write waits for the other jobs in flight (it goes "
+        "out as soon as all of them have written or failed)",
     )
     sqs_wait_time_seconds: int = Field(default=20, ge=0, le=20)
     sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43_200)
