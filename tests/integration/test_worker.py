@@ -140,9 +140,7 @@ async def test_a_job_whose_paper_vanished_fails_with_a_readable_error(
 class SlowProcessor(JobProcessor):
     delay = 5.0
 
-    async def grade_and_finish(
-        self, claimed: Claimed, *, tickets: WriteTickets | None = None
-    ) -> Decision:
+    async def grade_and_finish(self, claimed: Claimed, *, tickets: WriteTickets) -> Decision:
         await asyncio.sleep(self.delay)
         return await super().grade_and_finish(claimed, tickets=tickets)
 

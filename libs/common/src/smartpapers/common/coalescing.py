@@ -110,7 +110,7 @@ class Coalescer(Generic[T, R]):
         return self._tracked and self._expected == 0
 
     def _flush_if_all_arrived(self) -> None:
-        if self._pending and self._linger > 0 and self._all_arrived():
+        if self._pending and self._all_arrived():
             self._flush_now()
 
     def _flush_now(self) -> None:

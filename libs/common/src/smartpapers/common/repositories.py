@@ -306,28 +306,13 @@ class JobRepository:
             {"$set": update, "$unset": {"leaseOwner": "", "leaseUntil": ""}},
         )
 
-    async def finish(
-        self,
-        job_id: str,
-        *,
-        owner: str,
-        now: datetime,
-        result: JobResult | None = None,
-        error: str | None = None,
-    ) -> bool:
-        """processing → completed (with ``result``) or failed (with ``error``), only while
-        this worker still holds the lease. Returns False when it no longer does."""
-        query, update = self._finish_op(Finish(job_id, owner, now, result, error))
-        async with storage_errors("finish job"):
-            res = await self._jobs.update_one(query, update)
-        return res.modified_count == 1
-
     async def finish_many(self, items: Sequence[Finish]) -> list[bool | BaseException]:
-        """:meth:`finish` for several jobs in ONE round trip (an unordered bulk of
-        compare-and-set updates). When fewer jobs changed than were sent (a lease lost to
-        another worker: rare), the jobs are read back, concurrently, to learn which ones
-        this worker finished (``finishedBy``). Raises StorageUnavailableError when the
-        round trip fails."""
+        """processing → completed (with ``result``) or failed (with ``error``) for several
+        jobs in ONE round trip: an unordered bulk of compare-and-set updates, each applied only
+        while its worker still holds the lease (True per job this worker finished). When
+        fewer jobs changed than were sent (a lease lost to another worker: rare), the jobs
+        are read back, concurrently, to learn which ones this worker finished
+        (``finishedBy``). Raises StorageUnavailableError when the round trip fails."""
         if not items:
             return []
         failed: dict[int, BaseException] = {}

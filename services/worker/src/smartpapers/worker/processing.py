@@ -154,10 +154,9 @@ class JobProcessor:
             return Retry(min(max(int(remaining) + 1, 1), MAX_VISIBILITY))
         return Retry(1)
 
-    async def grade_and_finish(
-        self, claimed: Claimed, *, tickets: WriteTickets | None = None
-    ) -> Decision:
-        """Grade a claimed job and record the outcome. Raises StorageUnavailableError."""
+    async def grade_and_finish(self, claimed: Claimed, *, tickets: WriteTickets) -> Decision:
+        """Grade a claimed job and record the outcome (``tickets``: from
+        :meth:`expecting_writes`). Raises StorageUnavailableError."""
         job, owner = claimed.job, claimed.owner
         job_id: str = job["_id"]
         started = time.monotonic()
@@ -184,7 +183,7 @@ class JobProcessor:
                 "total": result.total,
                 "gradedAt": now,
             },
-            ticket=tickets.store if tickets else None,
+            ticket=tickets.store,
         )
         await failpoints.hit("after_store")
         job_result = JobResult(submission_id=submission_id, score=result.score, total=result.total)
@@ -195,17 +194,15 @@ class JobProcessor:
         job: Document,
         owner: str,
         started: float,
-        tickets: WriteTickets | None,
+        tickets: WriteTickets,
         *,
         result: JobResult | None = None,
         error: str | None = None,
     ) -> Decision:
         now = utcnow()
-        if tickets is not None:
-            tickets.store.withdraw()  # a failed job writes no submission
+        tickets.store.withdraw()  # a failed job writes no submission
         finish = Finish(job["_id"], owner, now, result, error)
-        ticket = tickets.finish if tickets else None
-        if not await self._finish_writes.submit(finish, ticket=ticket):
+        if not await self._finish_writes.submit(finish, ticket=tickets.finish):
             current = await self._jobs.get(job["_id"])
             if current is None or not JobStatus(current["status"]).is_final:
                 # lease lost to another worker: it will finish the job; ours is redundant
