@@ -363,17 +363,21 @@ Egress rules of the API and worker NetworkPolicies: DNS, MongoDB, the SQS endpoi
 EKS Pod Identity agent (AWS only) and, when "jwks" is true, the JWKS host.
 Call with (dict "ctx" $ "jwks" true).
 */}}
-{{- define "smartpapers.netpol.egress" -}}
-{{- $v := .ctx.Values }}
-{{- $np := $v.networkPolicy }}
+{{- define "smartpapers.netpol.dns" -}}
 # DNS (CoreDNS / kube-dns)
 - to:
-    {{- toYaml $np.dnsTo | nindent 4 }}
+    {{- toYaml .Values.networkPolicy.dnsTo | nindent 4 }}
   ports:
     - port: 53
       protocol: UDP
     - port: 53
       protocol: TCP
+{{- end }}
+
+{{- define "smartpapers.netpol.egress" -}}
+{{- $v := .ctx.Values }}
+{{- $np := $v.networkPolicy }}
+{{ include "smartpapers.netpol.dns" .ctx }}
 {{- if not .noMongo }}
 # MongoDB
 - ports:
