@@ -1,6 +1,6 @@
 """Fixtures for the offline deployment suite (Helm chart, KEDA, images, skaffold, kind).
 
-Tools are required, never optional: a missing helm binary or a missing ``../shared`` schema
+Tools are required, never optional: a missing helm binary or a missing vendored CRD
 directory FAILS the run with the command that fixes it (nothing is skipped).
 """
 
@@ -32,9 +32,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SMARTPAPERS_CACHE", Path.home() / ".cache" / "smartpapers"))
 
 
-def shared_dir() -> Path:
-    """`<repo>/../shared` (CI clones the repo beside shared/)."""
-    return REPO.parent / "shared"
+def crd_dir() -> Path:
+    """The vendored CRDs (deploy/crds/README.md)."""
+    return REPO / "deploy" / "crds"
 
 
 def cached_tool(name: str, *, pinned: str, version_args: list[str], version_ok: str) -> str:
@@ -164,14 +164,10 @@ def ci_id(path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def shared() -> Path:
-    d = shared_dir()
-    if not (d / "schemas" / "crds").is_dir():
-        pytest.fail(
-            f"CRD schemas not found at {d}/schemas/crds: the suite expects the shared/ "
-            "directory beside the repository clone (<repo>/../shared)",
-            pytrace=False,
-        )
+def crds() -> Path:
+    d = crd_dir()
+    if not any(d.glob("*.yaml")):
+        pytest.fail(f"no CRDs in {d}: see deploy/crds/README.md", pytrace=False)
     return d
 
 

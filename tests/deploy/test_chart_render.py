@@ -19,9 +19,9 @@ from .conftest import (
     MONITORING_API,
     by_kind,
     ci_id,
+    crd_dir,
     helm,
     render,
-    shared_dir,
 )
 
 # Oldest supported (Chart.yaml kubeVersion >=1.30) and newest kubernetes-validate schemas.
@@ -62,7 +62,7 @@ def test_helm_lint_strict(values: Path, forced: bool) -> None:
 
 @cache
 def crd_validator(api_version: str, kind: str) -> jsonschema.Draft7Validator:
-    path = shared_dir() / "schemas" / "crds" / CRD_FILES[(api_version, kind)]
+    path = crd_dir() / CRD_FILES[(api_version, kind)]
     crd = yaml.safe_load(path.read_text())
     group, version = api_version.split("/")
     assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
@@ -98,7 +98,7 @@ def validate_object(obj: dict[str, Any]) -> list[str]:
     "api_versions", [(), ALL_APIS], ids=["plain-cluster", "keda+prometheus-operator"]
 )
 def test_every_rendered_object_is_schema_valid(
-    values: Path, api_versions: tuple[str, ...], shared: Path
+    values: Path, api_versions: tuple[str, ...], crds: Path
 ) -> None:
     docs = render([values], api_versions=api_versions)
     assert docs, "nothing rendered"
@@ -108,7 +108,7 @@ def test_every_rendered_object_is_schema_valid(
     assert not problems, yaml.safe_dump(problems)
 
 
-def test_validation_catches_a_broken_object(shared: Path) -> None:
+def test_validation_catches_a_broken_object(crds: Path) -> None:
     """The validators used above do reject invalid objects (so the test above can fail)."""
     docs = render([CHART / "ci" / "minimal-values.yaml"])
     so = dict(by_kind(docs, "ScaledObject")[0])

@@ -129,7 +129,7 @@ def test_trust_policies_parse() -> None:
             assert all(a.startswith("sts:") for a in acts), path.name
 
 
-def test_auth_examples_validate_against_the_keda_crds(shared: Path) -> None:
+def test_auth_examples_validate_against_the_keda_crds(crds: Path) -> None:
     files = sorted((KEDA / "auth-examples").glob("*.yaml"))
     assert len(files) >= 3
     kinds = set()
