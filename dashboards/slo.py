@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# --- SLOs (DESIGN §8/§9, issue 5) -----------------------------------------------------------
+# --- SLOs (docs/observability.md) -----------------------------------------------------------
 #: 99 % of jobs completed within 30 s of submission (createdAt -> completedAt).
 E2E_SLO_TARGET = 0.99
 E2E_SLO_SECONDS = 30
@@ -51,7 +51,7 @@ MAX_REPLICAS_FOR = "15m"
 TARGET_DOWN_FOR = "10m"
 ABSENT_FOR = "5m"
 KEDA_ERRORS_FOR = "5m"
-#: DESIGN §9: <= 0.5 SQS API requests per submission end to end (dashboard threshold).
+#: the project's target: <= 0.5 SQS API requests per submission end to end (dashboard threshold).
 SQS_REQUESTS_PER_SUBMISSION_TARGET = 0.5
 
 # --- naming conventions (chart: Services/Deployments <fullname>-api / <fullname>-worker,

@@ -680,7 +680,7 @@ def rows() -> list[tuple[str, list[P]]]:
             "timeseries",
             "SQS requests per submission",
             "All SQS API calls (API + workers, including queue-depth polls and empty long polls) "
-            "per accepted submission: the SQS bill per submission. Target (DESIGN §9): <= "
+            "per accepted submission: the SQS bill per submission. Target: <= "
             f"{slo.SQS_REQUESTS_PER_SUBMISSION_TARGET}.",
             "short",
             [

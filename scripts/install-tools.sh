@@ -2,7 +2,7 @@
 # Installs the pinned third-party tools smartpapers needs into a cache outside the
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
-#   scripts/install-tools.sh [uv] [elasticmq] [ferretdb] [helm] [checkov] [prometheus] [all]
+#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [checkov] [prometheus] [all]
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -14,10 +14,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Pinned versions (bump here only; the README's "Pinned tools" table mirrors this list).
 UV_VERSION="0.13.9"
 ELASTICMQ_VERSION="1.7.1"
-FERRETDB_VERSION="v1.24.2"
+# The local MongoDB-compatible server (docs/performance.md#the-local-database): SecantusDB's
+# Python server, hash-pinned with its dependencies in deploy/local/secantusdb/requirements.txt.
+SECANTUSDB_VERSION="0.7.0b3"
 HELM_VERSION="v4.3.1"
 # kube-linter is not served by the Go module proxy here; checkov (PyPI) lints the rendered chart.
 CHECKOV_VERSION="3.3.30"
+# Kubernetes, etcd and KEDA build from the Go module proxy (deploy/local/{kubernetes,keda}/go.mod
+# pin them; bump there and here together).
+KUBERNETES_VERSION="v1.35.4"
+KEDA_VERSION="v2.20.2"
 
 mkdir -p "$BIN"
 log() { echo "[install-tools] $*" >&2; }
@@ -47,17 +53,49 @@ install_elasticmq() {
   touch "$dir/.complete"
 }
 
-install_ferretdb() {
-  # FerretDB v1 through its embeddable package (deploy/local/ferretdb/main.go): the plain
-  # `go install .../cmd/ferretdb@v1.24.2` binary panics at start-up (see that file).
-  local stamp="$CACHE/ferretdb-$FERRETDB_VERSION.stamp"
-  local src="$ROOT/deploy/local/ferretdb"
-  local want; want="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
-  if [ -x "$BIN/smartpapers-ferretdb" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
-  need_go FerretDB
-  log "FerretDB $FERRETDB_VERSION (go build of the embeddable package; a few minutes the first time)"
-  (cd "$src" && GOFLAGS="-trimpath -mod=readonly" go build -o "$BIN/smartpapers-ferretdb" .)
-  echo "$want" > "$stamp"
+install_secantusdb() {
+  # its own virtual environment: a server the stack runs, never a library smartpapers imports
+  local dir="$CACHE/secantusdb-$SECANTUSDB_VERSION" req="$ROOT/deploy/local/secantusdb/requirements.txt"
+  local want; want="$(sha256sum < "$req" | cut -c1-16)"
+  if [ -x "$dir/bin/secantusd-py" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  install_uv
+  log "SecantusDB $SECANTUSDB_VERSION (PyPI, hash-pinned) -> $dir"
+  rm -rf "$dir"
+  "$BIN/uv" venv --quiet --python python3 "$dir"
+  VIRTUAL_ENV="$dir" "$BIN/uv" pip install --quiet --require-hashes --no-deps -r "$req"
+  echo "$want" > "$dir/.stamp"
+}
+
+# go_tools NAME VERSION MODULE_DIR LDFLAGS: `go build` every `tool` package of a module of
+# ours into $CACHE/NAME-VERSION/bin, once per go.mod/go.sum content (a stamp file). Long cold
+# builds (tens of minutes on 2 cores): they share Go's module and build caches with every clone.
+go_tools() {
+  local name="$1" version="$2" src="$ROOT/$3" ldflags="$4"
+  local dir="$CACHE/$name-$version" want
+  want="$(cat "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  need_go "$name"
+  local pkgs; pkgs="$(cd "$src" && go list -f '{{.ImportPath}}' tool)"
+  log "$name $version: go build of $(echo $pkgs | wc -w) commands (cold: tens of minutes) -> $dir/bin"
+  mkdir -p "$dir/bin"
+  (cd "$src" && GOFLAGS="-trimpath -mod=readonly" go build -ldflags "-s -w $ldflags" -o "$dir/bin/" $pkgs)
+  echo "$want" > "$dir/.stamp"
+}
+
+install_kubernetes() {
+  local v="$KUBERNETES_VERSION" minor; minor="$(echo "$v" | cut -d. -f2)"
+  go_tools kubernetes "$v" deploy/local/kubernetes \
+    "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 \
+     -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean \
+     -X k8s.io/client-go/pkg/version.gitVersion=$v"
+  # etcd's main package (go.etcd.io/etcd/server/v3) builds as "server"
+  local b="$CACHE/kubernetes-$v/bin"
+  if [ -x "$b/server" ]; then mv "$b/server" "$b/etcd"; fi
+}
+
+install_keda() {
+  go_tools keda "$KEDA_VERSION" deploy/local/keda \
+    "-X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}"
 }
 
 install_helm() {
@@ -91,11 +129,13 @@ for t in "${tools[@]}"; do
   case "$t" in
     uv) install_uv ;;
     elasticmq) install_elasticmq ;;
-    ferretdb) install_ferretdb ;;
+    secantusdb) install_secantusdb ;;
     helm) install_helm ;;
     checkov) install_checkov ;;
     prometheus) install_prometheus ;;
-    all) install_uv; install_elasticmq; install_ferretdb; install_helm; install_checkov; install_prometheus ;;
+    kubernetes) install_kubernetes ;;
+    keda) install_keda ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_checkov; install_prometheus ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done

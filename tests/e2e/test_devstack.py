@@ -91,11 +91,11 @@ async def test_make_dev_runs_the_curl_flow_and_stops_cleanly(tmp_path: Path) -> 
                 ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
             ).stdout.split()
         ]
-        assert len(children) == 5  # ElasticMQ, FerretDB, API, 2 workers
+        assert len(children) == 5  # ElasticMQ, the database, API, 2 workers
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, rest[-3000:]
     assert "stopped" in rest
     assert _children_alive(children) == []
-    assert (tmp_path / "data" / "ferretdb").is_dir()  # data kept
+    assert (tmp_path / "data" / "database").is_dir()  # data kept

@@ -1,13 +1,12 @@
 """A whole local stack per scenario — its own ElasticMQ (queues persisted, so it can be
-stopped and restarted), its own FerretDB (on disk), the API and worker processes — plus the
-invariant check of the reliability contract (DESIGN §10)."""
+stopped and restarted), its own database (on disk), the API and worker processes — plus the
+invariant check of the reliability contract (docs/architecture.md#the-reliability-contract)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,8 @@ from pymongo import AsyncMongoClient
 from smartpapers.common.grading import grade
 from smartpapers.common.models import AnswerIn, Paper
 from smartpapers.devstack.demo import demo_answers, demo_paper
-from smartpapers.devstack.servers import (
-    EMULATOR_AWS_ENV,
-    ManagedProcess,
-    free_port,
-    python_module,
-    spawn,
-    start_elasticmq,
-    start_ferretdb,
-)
-from smartpapers.worker.queues_cli import QueueSettings, create_queues
+from smartpapers.devstack.servers import ManagedProcess
+from smartpapers.devstack.stack import LocalStack
 
 REPORT = Path(os.environ.get("SMARTPAPERS_FAULT_REPORT", "reports/faults.json"))
 
@@ -47,106 +38,81 @@ class Outcome:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+#: short timeouts and intervals, so every scenario recovers within seconds
+FAULT_ENV = {
+    "SMARTPAPERS_LOG_LEVEL": "WARNING",
+    "SMARTPAPERS_MONGO_MAX_POOL_SIZE": "4",
+    "SMARTPAPERS_MONGO_TIMEOUT_MS": "30000",
+    "SMARTPAPERS_CONNECT_ATTEMPTS": "30",
+    "SMARTPAPERS_SQS_WAIT_TIME_SECONDS": "2",
+    "SMARTPAPERS_WORKER_DRAIN_TIMEOUT_SECONDS": "3",
+    "SMARTPAPERS_WORKER_CONCURRENCY": "10",
+    "SMARTPAPERS_SWEEPER_INTERVAL_SECONDS": "1",
+    "SMARTPAPERS_SWEEPER_UNSENT_GRACE_SECONDS": "3",
+    "SMARTPAPERS_RETRY_BASE_DELAY_SECONDS": "2",
+    "SMARTPAPERS_RETRY_MAX_DELAY_SECONDS": "30",
+}
+
+
 class FaultStack:
-    root: Path
-    sqs_port: int = field(default_factory=free_port)
-    mongo_port: int = field(default_factory=free_port)
-    api_port: int = field(default_factory=free_port)
-    sqs: ManagedProcess | None = None
-    mongo: ManagedProcess | None = None
-    procs: list[ManagedProcess] = field(default_factory=list)
-    queue_url: str = ""
-    dlq_url: str = ""
+    """A :class:`LocalStack` whose servers the scenarios stop, kill and restart (queues
+    persisted, database on disk), plus the reliability contract's invariant check."""
+
+    def __init__(self, root: Path) -> None:
+        self.local = LocalStack(
+            root, persist=True, visibility_timeout=15, env_overrides=dict(FAULT_ENV)
+        )
 
     @property
     def sqs_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.sqs_port}"
+        return self.local.sqs_url
 
     @property
     def mongo_uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}/"
+        return self.local.database_uri
 
     @property
     def api(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return self.local.api_url
+
+    @property
+    def queue_url(self) -> str:
+        return self.local.queue_url
+
+    @property
+    def dlq_url(self) -> str:
+        return self.local.dlq_url
+
+    @property
+    def sqs(self) -> ManagedProcess:
+        return self.local.servers["elasticmq"]
+
+    @property
+    def mongo(self) -> ManagedProcess:
+        return self.local.servers["database"]
+
+    @property
+    def procs(self) -> list[ManagedProcess]:
+        return [p for p in (self.local.api, *(w for w, _ in self.local.workers)) if p]
 
     def start_sqs(self) -> None:
-        self.sqs = start_elasticmq(port=self.sqs_port, work_dir=self.root / "sqs", persist=True)
+        self.local.start_elasticmq()
 
     def start_mongo(self) -> None:
-        self.mongo = start_ferretdb(port=self.mongo_port, data_dir=self.root / "mongo")
+        self.local.start_database()
 
     async def start(self) -> None:
-        self.start_sqs()
-        self.start_mongo()
-        qs = QueueSettings(sqs_endpoint_url=self.sqs_endpoint, sqs_visibility_timeout_seconds=15)
-        from smartpapers.common.queue import open_sqs_client
-
-        async with open_sqs_client(region="us-east-1", endpoint_url=self.sqs_endpoint) as sqs:
-            urls = await create_queues(sqs, qs)
-        self.queue_url = urls["SMARTPAPERS_SQS_QUEUE_URL"]
-        self.dlq_url = urls["SMARTPAPERS_SQS_DLQ_URL"]
-
-    def env(self, **over: str) -> dict[str, str]:
-        env = {
-            **EMULATOR_AWS_ENV,
-            "SMARTPAPERS_SQS_ENDPOINT_URL": self.sqs_endpoint,
-            "SMARTPAPERS_MONGO_URI": self.mongo_uri,
-            "SMARTPAPERS_SQS_QUEUE_URL": self.queue_url,
-            "SMARTPAPERS_SQS_DLQ_URL": self.dlq_url,
-            "SMARTPAPERS_LOG_FORMAT": "text",
-            "SMARTPAPERS_LOG_LEVEL": "WARNING",
-            "SMARTPAPERS_MONGO_MAX_POOL_SIZE": "4",
-            "SMARTPAPERS_MONGO_TIMEOUT_MS": "30000",
-            "SMARTPAPERS_CONNECT_ATTEMPTS": "30",
-            "SMARTPAPERS_SQS_WAIT_TIME_SECONDS": "2",
-            "SMARTPAPERS_SQS_VISIBILITY_TIMEOUT_SECONDS": "15",
-            "SMARTPAPERS_WORKER_DRAIN_TIMEOUT_SECONDS": "3",
-            "SMARTPAPERS_WORKER_CONCURRENCY": "10",
-            "SMARTPAPERS_SWEEPER_INTERVAL_SECONDS": "1",
-            "SMARTPAPERS_SWEEPER_UNSENT_GRACE_SECONDS": "3",
-            "SMARTPAPERS_RETRY_BASE_DELAY_SECONDS": "2",
-            "SMARTPAPERS_RETRY_MAX_DELAY_SECONDS": "30",
-        }
-        env.update(over)
-        return env
+        self.local.start_servers()
+        await self.local.create_queues_async()
 
     async def start_api(self, **env: str) -> ManagedProcess:
-        proc = spawn(
-            "api",
-            python_module("smartpapers.api"),
-            env=self.env(SMARTPAPERS_API_PORT=str(self.api_port), **env),
-        )
-        self.procs.append(proc)
-        async with httpx.AsyncClient(base_url=self.api) as c:
-            for _ in range(300):
-                assert proc.running, f"API exited:\n{proc.tail()}"
-                try:
-                    if (await c.get("/readyz")).status_code == 200:
-                        return proc
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"API not ready:\n{proc.tail()}")
+        return self.local.start_api(**env)
 
     def start_worker(self, name: str = "worker", **env: str) -> ManagedProcess:
-        proc = spawn(
-            name,
-            python_module("smartpapers.worker"),
-            env=self.env(SMARTPAPERS_WORKER_METRICS_PORT=str(free_port()), **env),
-        )
-        self.procs.append(proc)
-        return proc
+        return self.local.start_worker(name=name, **env)
 
     def stop(self) -> None:
-        for p in self.procs:
-            p.signal(signal.SIGTERM)
-        for p in self.procs:
-            p.stop(timeout=30)
-        for server in (self.mongo, self.sqs):
-            if server is not None:
-                server.stop()
+        self.local.stop()
 
     async def seed(self, client: httpx.AsyncClient) -> None:
         r = await client.post("/api/papers", json=demo_paper())
@@ -193,7 +159,7 @@ class FaultStack:
                 if final == len(job_ids):
                     return
                 if asyncio.get_running_loop().time() > deadline:
-                    tails = "\n".join(f"--- {p.name}\n{p.tail(20)}" for p in self.procs)
+                    tails = self.local.tails()
                     raise AssertionError(f"{len(job_ids) - final} jobs not final:\n{tails}")
                 await asyncio.sleep(0.5)
         finally:

@@ -1,4 +1,4 @@
-"""Fault injection on the real local stack (issue #3). Every scenario ends with the
+"""Fault injection on the real local stack. Every scenario ends with the
 reliability invariants: every 202 reaches completed/failed, one submission per job, the
 score equals a fresh re-grade, no job left processing. Counts go to reports/faults.json."""
 
@@ -65,7 +65,6 @@ async def test_queue_unreachable_at_submit(fault_stack: FaultStack) -> None:
     await fault_stack.start_api(SMARTPAPERS_SEND_TIMEOUT_SECONDS="1")
     async with await client_for(fault_stack) as client:
         await fault_stack.seed(client)
-        assert fault_stack.sqs is not None
         fault_stack.sqs.stop()  # ElasticMQ down
         accepted, errors = await fault_stack.submit_many(client, 30)
         assert errors == 0 and len(accepted) == 30  # still 202: the job is stored
@@ -81,7 +80,7 @@ async def test_database_unreachable_during_grading(fault_stack: FaultStack) -> N
     async with await client_for(fault_stack) as client:
         await fault_stack.seed(client)
         accepted, _ = await fault_stack.submit_many(client, 40)
-    # a short client timeout: requests caught on a dying or restarting FerretDB can hang
+    # a short client timeout: requests caught on a dying or restarting database can hang
     # until timeoutMS (2x this); 60 s hangs on all four pooled connections once made the
     # whole recovery outlast the deadline
     fault_stack.start_worker(
@@ -90,8 +89,7 @@ async def test_database_unreachable_during_grading(fault_stack: FaultStack) -> N
         SMARTPAPERS_MONGO_TIMEOUT_MS="3000",
     )
     await asyncio.sleep(2)
-    assert fault_stack.mongo is not None
-    fault_stack.mongo.kill()  # kill -9 FerretDB mid-burst
+    fault_stack.mongo.kill()  # kill -9 the database mid-burst
     await asyncio.sleep(4)
     fault_stack.start_mongo()  # same data directory
     await fault_stack.wait_final(list(accepted), timeout=180)
@@ -113,9 +111,8 @@ async def test_sigterm_worker_during_a_1000_submission_burst(fault_stack: FaultS
     assert first.stop(timeout=30) == 0, first.tail()
     async with open_sqs_client(region="us-east-1", endpoint_url=fault_stack.sqs_endpoint) as sqs:
         assert (await SqsQueue(client=sqs, url=fault_stack.dlq_url).depth())["visible"] == 0
-    # FerretDB (one SQLite writer) drains fastest with few concurrent writers
-    fault_stack.start_worker("second", SMARTPAPERS_WORKER_CONCURRENCY="5")
-    fault_stack.start_worker("third", SMARTPAPERS_WORKER_CONCURRENCY="5")
+    fault_stack.start_worker("second")
+    fault_stack.start_worker("third")
     await fault_stack.wait_final(list(accepted), timeout=1000)
     out = await fault_stack.check("sigterm_worker_in_1000_burst", accepted, sent=1000)
     assert_contract(out)
@@ -182,9 +179,8 @@ async def test_poison_messages_and_redrive_after_the_fix(fault_stack: FaultStack
         assert (await dlq.depth())["visible"] == 10, broken.tail()
         broken.stop()
         # the cause is fixed (a healthy worker); move the messages back
-        await redrive_dlq(
-            sqs, dlq_url=fault_stack.dlq_url, main_url=fault_stack.queue_url, limit=None
-        )
+        main = SqsQueue(client=sqs, url=fault_stack.queue_url)
+        await redrive_dlq(dlq=dlq, main=main, limit=None)
         fault_stack.start_worker(
             "fixed", SMARTPAPERS_MAX_ATTEMPTS="10", SMARTPAPERS_SWEEPER_ENABLED="false"
         )

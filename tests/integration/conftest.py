@@ -1,5 +1,5 @@
 """Integration fixtures: the API app (in-process, real lifespan) and a worker, both wired
-to the per-test stack on the real ElasticMQ + FerretDB."""
+to the per-test stack on the real ElasticMQ + the database."""
 
 from __future__ import annotations
 

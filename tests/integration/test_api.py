@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN §3 against real ElasticMQ + FerretDB."""
+"""The HTTP contract (docs/architecture.md) against real ElasticMQ + the database."""
 
 from __future__ import annotations
 

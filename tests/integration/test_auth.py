@@ -1,4 +1,4 @@
-"""Auth mode jwt over HTTP: the API against real ElasticMQ + FerretDB and a real JWKS
+"""Auth mode jwt over HTTP: the API against real ElasticMQ + the database and a real JWKS
 endpoint on 127.0.0.1 (issue #7: authentication, object-level authorization, no answer keys
 in student-facing answers or logs)."""
 

@@ -1,4 +1,4 @@
-"""``smartpapers-loadtest dbprobe`` against the session's FerretDB: every operation of the
+"""``smartpapers-loadtest dbprobe`` against the session's database: every operation of the
 job path is timed at every size, and the probe cleans up after itself."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from tests.conftest import Backends
 
 
 def test_dbprobe_times_every_operation_and_drops_its_collection(backends: Backends) -> None:
-    rows = dbprobe.probe(backends.mongo_uri, [20, 50], samples=5)
+    rows = dbprobe.probe(backends.mongo_uri, [60, 120], samples=5)
     assert {(size, name) for size, name, _ in rows} == {
-        (size, name) for size in (20, 50) for name in dbprobe.OPERATIONS
+        (size, name) for size in (60, 120) for name in dbprobe.OPERATIONS
     }
     assert all(ms > 0 for _, _, ms in rows)
     client: MongoClient[dict[str, object]] = MongoClient(backends.mongo_uri)

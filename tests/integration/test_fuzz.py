@@ -1,5 +1,5 @@
 """schemathesis against the app's own OpenAPI schema, in-process (ASGI) on the real
-ElasticMQ + FerretDB, in auth mode none and jwt (with and without a token): no 5xx, status
+ElasticMQ + the database, in auth mode none and jwt (with and without a token): no 5xx, status
 codes, content types and bodies as documented. Plus cheap rejection of hostile bodies."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 from smartpapers.api.app import create_app
 from smartpapers.common.queue import SqsQueue
 from smartpapers.devstack.demo import demo_answers, demo_paper
-from smartpapers.devstack.servers import ManagedProcess, free_port, start_ferretdb
+from smartpapers.devstack.servers import ManagedProcess, free_port, start_database
 from tests.conftest import Stack
 from tests.integration.conftest import api_settings
 
@@ -21,7 +21,7 @@ from tests.integration.conftest import api_settings
 @pytest.fixture
 def own_mongo(tmp_path: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
-    return start_ferretdb(port=port, data_dir=tmp_path / "mongo"), f"mongodb://127.0.0.1:{port}/"
+    return start_database(port=port, data_dir=tmp_path / "mongo"), f"mongodb://127.0.0.1:{port}/"
 
 
 @pytest.fixture

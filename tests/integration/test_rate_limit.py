@@ -1,4 +1,4 @@
-"""Per-student rate limits kept in MongoDB (FerretDB here): they engage, answer 429 with
+"""Per-student rate limits kept in MongoDB (the local database here): they engage, answer 429 with
 Retry-After, recover at the window's end, are shared by API replicas, and fail open."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.api.app import create_app
 from smartpapers.common.queue import SqsQueue, decode_job_message
-from smartpapers.common.repositories import JobRepository, LockRepository
+from smartpapers.common.repositories import JobRepository, LockRepository, SweepRepository
 from smartpapers.common.timeutil import utcnow
 from smartpapers.devstack.demo import demo_answers, demo_paper
 from smartpapers.worker.dlq import _move_by_hand, inspect_dlq, redrive_dlq
@@ -36,13 +36,21 @@ def sweeper(
     db: AsyncDatabase[Any], queue: SqsQueue, owner: str = "sweeper-a", **over: Any
 ) -> Sweeper:
     kw: dict[str, Any] = {
+        "lease_seconds": 30,
         "interval_seconds": 1,
         "unsent_grace_seconds": 0,
         "stale_after_seconds": 900,
         "max_attempts": 3,
     }
     kw.update(over)
-    return Sweeper(jobs=JobRepository(db), locks=LockRepository(db), queue=queue, owner=owner, **kw)
+    return Sweeper(
+        sweeps=SweepRepository(db),
+        jobs=JobRepository(db),
+        locks=LockRepository(db),
+        queue=queue,
+        owner=owner,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -103,6 +111,8 @@ async def test_expired_leases_are_requeued_or_failed_when_out_of_attempts(
                     "attempts": attempts,
                     "leaseOwner": "dead-worker",
                     "leaseUntil": now + timedelta(seconds=lease),
+                    # as a claim writes them: the lease (30 s) starts at updatedAt
+                    "updatedAt": now + timedelta(seconds=lease - 30),
                 }
             },
         )
@@ -156,21 +166,21 @@ async def test_dlq_inspect_and_redrive_both_ways(
     for i in range(13):
         await sqs.send_message(QueueUrl=stack.dlq_url, MessageBody=json.dumps({"jobId": f"j{i}"}))
     await sqs.send_message(QueueUrl=stack.dlq_url, MessageBody="not json")
-    seen = await inspect_dlq(sqs, dlq_url=stack.dlq_url, sample=20)
+    seen = await inspect_dlq(dlq, sample=20)
     assert seen["depth"]["visible"] == 14
     assert {s["jobId"] for s in seen["sample"]} >= {f"j{i}" for i in range(13)}
     assert any(s["jobId"] is None and s["body"] == "not json" for s in seen["sample"])
     assert (await dlq.depth())["visible"] == 14  # inspecting moves nothing
 
-    moved = await _move_by_hand(sqs, dlq_url=stack.dlq_url, main_url=stack.queue_url, limit=5)
+    moved = await _move_by_hand(dlq=dlq, main=main_queue, limit=5)
     assert moved == {"method": "receive-send-delete", "moved": 5}
-    result = await redrive_dlq(sqs, dlq_url=stack.dlq_url, main_url=stack.queue_url, limit=None)
+    result = await redrive_dlq(dlq=dlq, main=main_queue, limit=None)
 
     async def drained() -> bool:
         return (await dlq.depth())["visible"] == 0 and (await dlq.depth())["inflight"] == 0
 
     await wait_for(drained, timeout=30)
     assert (await main_queue.depth())["visible"] == 14, result
-    again = await redrive_dlq(sqs, dlq_url=stack.dlq_url, main_url=stack.queue_url, limit=None)
+    again = await redrive_dlq(dlq=dlq, main=main_queue, limit=None)
     assert again.get("moved", 0) == 0  # idempotent once empty
     assert (await main_queue.depth())["visible"] == 14

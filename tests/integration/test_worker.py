@@ -1,4 +1,4 @@
-"""The worker against real ElasticMQ + FerretDB: grading, idempotency, poison messages,
+"""The worker against real ElasticMQ + the database: grading, idempotency, poison messages,
 permanent failures, heartbeat and graceful stop."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
+from smartpapers.common import failpoints
+from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue, open_sqs_client
-from smartpapers.common.repositories import JobRepository, SubmissionRepository
+from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
 from smartpapers.devstack.demo import demo_answers
-from smartpapers.worker.consumer import Worker
-from smartpapers.worker.processing import Claimed, Decision, JobProcessor, WriteTickets
+from smartpapers.worker.consumer import Worker, new_owner
+from smartpapers.worker.processing import JobProcessor
 from tests.conftest import Backends, drop_stack, make_stack
 from tests.integration.conftest import RunWorker, wait_for
 
@@ -87,7 +89,7 @@ async def test_a_redelivered_message_of_a_finished_job_is_acked_without_effect(
         await wait_for(lambda: queue_empty(main_queue))
     after = await status(client, job_id)
     assert after == before
-    assert await SubmissionRepository(mongo_db).count_for_job(job_id) == 1
+    assert await mongo_db["submissions"].count_documents({"jobId": job_id}) == 1
 
 
 async def test_poison_messages_end_in_the_dlq_after_max_receive_count(
@@ -137,14 +139,6 @@ async def test_a_job_whose_paper_vanished_fails_with_a_readable_error(
     assert await mongo_db["submissions"].count_documents({}) == 0
 
 
-class SlowProcessor(JobProcessor):
-    delay = 5.0
-
-    async def grade_and_finish(self, claimed: Claimed, *, tickets: WriteTickets) -> Decision:
-        await asyncio.sleep(self.delay)
-        return await super().grade_and_finish(claimed, tickets=tickets)
-
-
 async def test_heartbeat_keeps_a_slow_job_from_a_second_worker(
     backends: Backends,
     mongo_db: AsyncDatabase[Any],
@@ -163,16 +157,14 @@ async def test_heartbeat_keeps_a_slow_job_from_a_second_worker(
             queue = SqsQueue(client=sqs, url=s.queue_url)
             job_id = await submit(client, 4)  # enqueued on the fixture's queue: move it
             await queue.send_job_ids([job_id])
-            from smartpapers.common.papers import PaperCache
-            from smartpapers.common.repositories import PaperRepository
-
             jobs = JobRepository(db)
 
             def worker() -> Worker:
-                processor = SlowProcessor(
+                processor = JobProcessor(
                     jobs=jobs,
                     submissions=SubmissionRepository(db),
                     paper_cache=PaperCache(repository=PaperRepository(db), ttl_seconds=30),
+                    owner=new_owner(),
                     lease_seconds=2,
                     max_attempts=5,
                     retry_base_delay=1,
@@ -180,7 +172,6 @@ async def test_heartbeat_keeps_a_slow_job_from_a_second_worker(
                 )
                 return Worker(
                     queue=queue,
-                    jobs=jobs,
                     processor=processor,
                     wait_seconds=1,
                     visibility_timeout=2,
@@ -188,13 +179,17 @@ async def test_heartbeat_keeps_a_slow_job_from_a_second_worker(
                 )
 
             w1, w2 = worker(), worker()
-            t1 = asyncio.create_task(w1.run())
-            await asyncio.sleep(1.5)  # w1 holds the message
-            t2 = asyncio.create_task(w2.run())
-            await wait_for(lambda: queue_empty(queue), timeout=20)
-            w1.stop()
-            w2.stop()
-            await asyncio.gather(t1, t2)
+            failpoints.configure("before_grade=sleep(5)")  # grading takes 5 s
+            try:
+                t1 = asyncio.create_task(w1.run())
+                await asyncio.sleep(1.5)  # w1 holds the message
+                t2 = asyncio.create_task(w2.run())
+                await wait_for(lambda: queue_empty(queue), timeout=20)
+                w1.stop()
+                w2.stop()
+                await asyncio.gather(t1, t2)
+            finally:
+                failpoints.configure("")
         view = await status(client, job_id)
         assert view["status"] == "completed" and view["attempts"] == 1
         await mongo.close()

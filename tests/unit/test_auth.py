@@ -8,6 +8,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,7 +28,9 @@ from smartpapers.api.auth import (
     claim,
 )
 from smartpapers.api.settings import Settings
+from smartpapers.common.job import Job
 from smartpapers.common.models import SubmissionIn
+from smartpapers.common.timeutil import utcnow
 from tests.jwt_issuer import Issuer, JwksServer, jwt_settings
 
 
@@ -182,11 +185,11 @@ def test_authorization_rules() -> None:
         authorize_submission(staff, own)  # staff cannot submit for a student either
     with pytest.raises(ForbiddenError):
         authorize_submission(student, own.model_copy(update={"institute_id": "i2"}))
-    job = {"studentId": "s1", "instituteId": "i1"}
+    job = Job.new(submission=own, idempotency_key=None, now=utcnow())
     assert can_read_job(student, job) and can_read_job(staff, job) and can_read_job(ANONYMOUS, job)
     assert not can_read_job(staff_no_inst, job)
-    assert not can_read_job(student, {"studentId": "s2", "instituteId": "i1"})
-    assert not can_read_job(staff, {"studentId": "s2", "instituteId": "i2"})
+    assert not can_read_job(student, replace(job, student_id="s2"))
+    assert not can_read_job(staff, replace(job, student_id="s2", institute_id="i2"))
     authorize_paper_creation(staff, "i1")
     authorize_paper_creation(staff_no_inst, "any")
     authorize_paper_creation(ANONYMOUS, "any")

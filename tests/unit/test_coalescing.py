@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from smartpapers.common.coalescing import Coalescer
+from smartpapers.common.errors import OverloadedError
 
 
 class Bulk:
@@ -127,58 +128,17 @@ async def test_group_commit_respects_max_size() -> None:
     assert bulk.calls == [[0], [1, 2], [3, 4]]
 
 
-# --------------------------------------------------------------------------- tracked callers
-
-
-async def test_tracked_flushes_when_every_announced_caller_has_submitted() -> None:
-    bulk = Bulk()
-    c = Coalescer[int, int](bulk, linger_seconds=60, tracked=True)  # the cap never fires here
-    tickets = [c.expect() for _ in range(3)]
-
-    async def caller(i: int, delay: float) -> int:
-        await asyncio.sleep(delay)  # claims finishing far apart
-        return await c.submit(i, ticket=tickets[i])
-
-    out = await asyncio.wait_for(
-        asyncio.gather(caller(0, 0), caller(1, 0.05), caller(2, 0.1)), timeout=5
-    )
-    assert list(out) == [0, 10, 20]
-    assert bulk.calls == [[0, 1, 2]]  # one bulk, sent the moment the last caller arrived
-
-
-async def test_tracked_lone_caller_is_written_at_once() -> None:
-    bulk = Bulk()
-    c = Coalescer[int, int](bulk, linger_seconds=60, tracked=True)
-    ticket = c.expect()
-    assert await asyncio.wait_for(c.submit(7, ticket=ticket), timeout=1) == 70
-
-
-async def test_tracked_withdrawal_releases_the_waiting_callers() -> None:
-    bulk = Bulk()
-    c = Coalescer[int, int](bulk, linger_seconds=60, tracked=True)
-    a, b = c.expect(), c.expect()
-    waiting = asyncio.ensure_future(c.submit(1, ticket=a))
-    await asyncio.sleep(0.02)
-    assert bulk.calls == [] and not waiting.done()  # b may still write
-    b.withdraw()  # b failed before writing (no submission for a failed job, an error...)
-    assert await asyncio.wait_for(waiting, timeout=1) == 10
-    b.withdraw()  # twice: nothing happens
-    a.withdraw()  # after submitting: nothing happens
-    assert bulk.calls == [[1]]
-    assert await asyncio.wait_for(c.submit(2, ticket=c.expect()), timeout=1) == 20
-
-
-async def test_tracked_cap_bounds_the_wait_for_a_slow_caller() -> None:
-    bulk = Bulk()
-    c = Coalescer[int, int](bulk, linger_seconds=0.05, tracked=True)
-    fast, _slow = c.expect(), c.expect()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert await asyncio.wait_for(c.submit(3, ticket=fast), timeout=2) == 30
-    assert loop.time() - started >= 0.05  # waited for the slow one, up to the cap
-    assert bulk.calls == [[3]]
-
-
-async def test_tracked_needs_a_cap() -> None:
-    with pytest.raises(ValueError, match="cap"):
-        Coalescer[int, int](Bulk(), linger_seconds=0, tracked=True)
+async def test_past_max_pending_callers_are_refused_at_once() -> None:
+    """The admission bound: a full queue answers OverloadedError instead of growing."""
+    bulk = Gated()
+    c = Coalescer[int, int](bulk, max_size=10, linger_seconds=0, max_inflight=1, max_pending=3)
+    running = asyncio.ensure_future(c.submit(0))  # in flight, not pending
+    await asyncio.sleep(0)
+    waiting = [asyncio.ensure_future(c.submit(i)) for i in (1, 2, 3)]
+    await asyncio.sleep(0)
+    assert c.pending == 3
+    with pytest.raises(OverloadedError):
+        await c.submit(4)
+    bulk.gate.set()
+    assert await asyncio.gather(running, *waiting) == [0, 1, 2, 3]
+    assert await c.submit(5) == 5  # room again once the queue drained

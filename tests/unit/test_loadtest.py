@@ -1,5 +1,5 @@
-"""smartpapers-loadtest against an in-process fake API (httpx.MockTransport): statistics,
-the loopback guard, the verdict and exit codes, the JSON and PNG reports."""
+"""smartpapers-loadtest against an in-process fake API (an aiohttp server on 127.0.0.1):
+statistics, the loopback guard, the verdict and exit codes, the JSON and PNG reports."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from smartpapers.loadtest import cli
 from smartpapers.loadtest.runner import (
@@ -58,12 +59,20 @@ class FakeApi:
             "totalMarks": self.questions,
         }
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
+    seen_auth: list[str | None] = field(default_factory=list)
+    down: bool = False
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.seen_auth.append(request.headers.get("Authorization"))
+        path = request.path
+        if self.down:  # drop the connection without an answer
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
         if path == "/api/papers/demo-paper":
-            return httpx.Response(200, json=self.paper())
+            return web.json_response(self.paper())
         if path.startswith("/api/papers/"):
-            return httpx.Response(404, json={"message": "no", "error": "not_found"})
+            return web.json_response({"message": "no", "error": "not_found"}, status=404)
         if path == "/metrics":
             self.depth += 1
             text = (
@@ -72,20 +81,19 @@ class FakeApi:
                 'smartpapers_sqs_queue_messages{queue="main",state="inflight"} 3\n'
                 'smartpapers_sqs_queue_messages{queue="dlq",state="visible"} 99\n'
             )
-            return httpx.Response(200, text=text)
+            return web.Response(text=text)
         if path == "/api/submissions" and request.method == "POST":
-            return self.submit(request)
+            return self.submit(request, await request.json())
         if path.startswith("/api/submissions/status/"):
             return self.status(path.rsplit("/", 1)[1])
-        return httpx.Response(404)
+        return web.Response(status=404)
 
-    def submit(self, request: httpx.Request) -> httpx.Response:
+    def submit(self, request: web.Request, body: dict[str, Any]) -> web.Response:
         self.posts += 1
         n = self.posts
         if self.reject_every and n % self.reject_every == 0:
-            return httpx.Response(503, json={"message": "busy"}, headers={"Retry-After": "2"})
+            return web.json_response({"message": "busy"}, status=503, headers={"Retry-After": "2"})
         self.idempotency_keys.add(request.headers["Idempotency-Key"])
-        body = json.loads(request.content)
         score = sum(
             1 for a in body["answers"] if a["answer"] == KEY[(int(a["questionId"][1:]) - 1) % 4]
         )
@@ -99,16 +107,16 @@ class FakeApi:
             if self.never_finish_every and n % self.never_finish_every == 0:
                 status = "queued"
             self.jobs[job_id] = {"score": score, "final": status}
-        return httpx.Response(
-            202,
-            json={"jobId": job_id, "status": "queued", "statusUrl": f"/status/{job_id}"},
+        return web.json_response(
+            {"jobId": job_id, "status": "queued", "statusUrl": f"/status/{job_id}"},
+            status=202,
             headers={"Retry-After": self.retry_after},
         )
 
-    def status(self, job_id: str) -> httpx.Response:
+    def status(self, job_id: str) -> web.Response:
         job = self.jobs.get(job_id)
         if job is None:
-            return httpx.Response(404)
+            return web.Response(status=404)
         self.polls[job_id] = self.polls.get(job_id, 0) + 1
         status = job["final"] if self.polls[job_id] >= self.polls_to_finish else "processing"
         result = (
@@ -116,12 +124,12 @@ class FakeApi:
             if status == "completed"
             else None
         )
-        return httpx.Response(200, json={"jobId": job_id, "status": status, "result": result})
+        return web.json_response({"jobId": job_id, "status": status, "result": result})
 
 
 def config(**over: Any) -> LoadConfig:
     values: dict[str, Any] = {
-        "url": "http://api",
+        "url": "http://127.0.0.1:9",
         "total": 40,
         "concurrency": 8,
         "timeout": 0.5,
@@ -131,9 +139,18 @@ def config(**over: Any) -> LoadConfig:
     return LoadConfig(**{**values, **over})
 
 
+async def serve_and_run(api: FakeApi, **over: Any) -> tuple[Any, LoadConfig]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", api.handle)
+    async with TestServer(app, host="127.0.0.1") as server:
+        base = str(server.make_url("")).rstrip("/")
+        metrics = over.pop("metrics_path", None)
+        cfg = config(url=base, **over, **({"metrics_url": base + metrics} if metrics else {}))
+        return await Runner(cfg).run(), cfg
+
+
 def run(api: FakeApi, **over: Any) -> tuple[Any, Any]:
-    cfg = config(**over)
-    result = asyncio.run(Runner(cfg, transport=httpx.MockTransport(api)).run())
+    result, cfg = asyncio.run(serve_and_run(api, **over))
     summary = summarize(result.records, waited=cfg.wait, paper_total=result.paper_total)
     return result, summary
 
@@ -257,9 +274,9 @@ def test_demo_key_and_expected_scores() -> None:
 
 
 def test_retry_after_and_queue_depth_parsing() -> None:
-    assert retry_after(httpx.Response(202, headers={"Retry-After": "2"})) == 2
-    assert retry_after(httpx.Response(202, headers={"Retry-After": "Wed, 21 Oct 2015"})) is None
-    assert retry_after(httpx.Response(202)) is None
+    assert retry_after({"Retry-After": "2"}) == 2
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015"}) is None
+    assert retry_after({}) is None
     text = (
         'smartpapers_sqs_queue_messages{queue="main",state="visible"} 12.0\n'
         'smartpapers_sqs_queue_messages{queue="main",state="inflight"} 4.0\n'
@@ -320,7 +337,7 @@ def test_cli_options_map_to_the_config() -> None:
 
 def test_a_clean_run_passes_and_verifies_every_score() -> None:
     api = FakeApi()
-    result, s = run(api, metrics_url="http://api/metrics", metrics_interval=0.01)
+    result, s = run(api, metrics_path="/metrics", metrics_interval=0.01)
     assert (s.accepted, s.completed, s.lost, s.wrong_scores, s.verified_scores) == (
         40,
         40,
@@ -368,24 +385,21 @@ def test_unknown_paper_and_unreachable_api_are_errors() -> None:
     with pytest.raises(LoadTestError, match="does not exist"):
         run(FakeApi(), paper="nope")
 
-    def down(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
     with pytest.raises(LoadTestError, match="cannot reach"):
-        asyncio.run(Runner(config(), transport=httpx.MockTransport(down)).run())
+        run(FakeApi(down=True))
+    with pytest.raises(LoadTestError, match="cannot reach"):  # nothing listens on port 9
+        asyncio.run(Runner(config()).run())
 
 
 def test_unreachable_metrics_do_not_fail_the_run() -> None:
-    result, s = run(FakeApi(), total=5, metrics_url="http://api/nothing-here")
+    result, s = run(FakeApi(), total=5, metrics_path="/nothing-here")
     assert s.exit_code == 0 and not result.queue_depth
     assert result.queue_depth_error is not None
 
 
 def test_reports_are_written(tmp_path: Path) -> None:
     api = FakeApi(reject_every=9)
-    result, _ = run(
-        api, metrics_url="http://api/metrics", metrics_interval=0.01, bearer_token="secret"
-    )
+    result, _ = run(api, metrics_path="/metrics", metrics_interval=0.01, bearer_token="secret")
     summary = cli.finish(
         result, allowed_rejects=[], json_out=tmp_path / "r.json", png_out=tmp_path / "r.png"
     )
@@ -403,67 +417,67 @@ def test_reports_are_written(tmp_path: Path) -> None:
 
 
 def test_bearer_token_is_sent() -> None:
-    seen: list[str | None] = []
     api = FakeApi()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("Authorization"))
-        return api(request)
-
-    cfg = config(total=2, bearer_token="t0k")
-    asyncio.run(Runner(cfg, transport=httpx.MockTransport(handler)).run())
-    assert seen and set(seen) == {"Bearer t0k"}
+    run(api, total=2, bearer_token="t0k")
+    assert api.seen_auth and set(api.seen_auth) == {"Bearer t0k"}
 
 
 def test_bench_parses_counters_and_renders_a_table_with_ratios() -> None:
     import os
 
-    from smartpapers.loadtest import bench
+    from smartpapers.loadtest.bench import measure, render
 
     text = (
         'smartpapers_sqs_requests_total{operation="SendMessageBatch"} 4.0\n'
         'smartpapers_sqs_requests_total{operation="ReceiveMessage"} 6.0\n'
         'smartpapers_mongo_commands_total{command="insert"} 9.0\n'
     )
-    assert bench.sqs_requests(text) == {"SendMessageBatch": 4, "ReceiveMessage": 6}
-    assert bench.mongo_commands(text) == {"insert": 9}
-    cpu = bench.cpu_seconds(os.getpid())
+    by_op = measure.counter_by_label(text, "smartpapers_sqs_requests", "operation")
+    assert by_op == {"SendMessageBatch": 4, "ReceiveMessage": 6}
+    assert measure.counter_by_label(text, "smartpapers_mongo_commands", "command") == {"insert": 9}
+    cpu = measure.cpu_seconds(os.getpid())
     assert cpu is not None and cpu > 0
-    assert bench.medians([{"a": 1.0}, {"a": 5.0}, {"a": 2.0, "b": 7.0}]) == {"a": 2.0, "b": 7.0}
+    counts = measure.Counts({"GetQueueAttributes": 5, "ReceiveMessage": 2}, {"ping": 1}, {})
+    assert counts.sqs_requests == 2 and counts.mongo_round_trips == 0  # monitoring excluded
+    assert render.medians([{"a": 1.0}, {"a": 5.0}, {"a": 2.0, "b": 7.0}]) == {"a": 2.0, "b": 7.0}
 
     rows = [
-        bench.Spec("thr", "jobs/min per worker", "/min", "high", "~100/min", 20_000),
-        bench.Spec("sqs", "SQS requests per submission", "", "low", "~3", 0.5),
-        bench.Spec("busy", "FerretDB cores busy", "", ""),
+        render.Spec("thr", "jobs/min per worker", "/min", "high", "~100/min", 20_000),
+        render.Spec("sqs", "SQS requests per submission", "", "low", "~3", 0.5),
+        render.Spec("busy", "database cores busy", "", ""),
     ]
-    text = bench.table(rows, {"thr": 600.0, "sqs": 0.25, "busy": 0.9}, {"thr": 300.0}, 3)
+    text = render.table({"thr": 600.0, "sqs": 0.25, "busy": 0.9}, {"thr": 300.0}, 3, rows)
     lines = text.splitlines()
     assert lines[0].startswith("| figure | smartpapers (median of 3) | naive baseline |")
     assert (
         "| jobs/min per worker | 600 /min | 300 /min | ×2.00 | ~100/min | 20,000 /min ✗ |" in lines
     )
     assert "| SQS requests per submission | 0.25 | - | - | ~3 | 0.50 ✓ |" in lines
-    assert bench.ratio(rows[1], 0.25, 1.0) == "×4.00"  # lower is better: naive ÷ ours
-    assert bench.meets(rows[0], 25_000.0) is True and bench.meets(rows[2], 1.0) is None
+    assert render.ratio(rows[1], 0.25, 1.0) == "×4.00"  # lower is better: naive ÷ ours
+    assert render.meets(rows[0], 25_000.0) is True and render.meets(rows[2], 1.0) is None
 
 
 def test_bench_renders_a_partial_result_document() -> None:
-    from smartpapers.loadtest import bench
+    from smartpapers.loadtest.bench import render
 
     run = {
         "latency_c1_p50_ms": 40.0,
-        "burst1000_bad": 0.0,
-        "drain_w1_jobs_per_min_per_worker": 600.0,
-        "drain_w2_jobs_per_min_per_worker": 300.0,
-        "drain_w1_sqs_per_submission": 0.3,
+        "burst10000_w2_bad": 0.0,
+        "burst10000_w2_sqs_per_sub": 0.3,
+        "burst1000_w2_hogs2_bad": 0.0,
+        "drain_jobs_per_min": 600.0,
     }
-    naive = {**run, "drain_w1_sqs_per_submission": 3.0}
+    naive = {**run, "burst10000_w2_sqs_per_sub": 3.0}
     doc = {"partial": True, "runs": {"smartpapers": [run, run], "naive": [naive]}}
-    text = bench.render(doc)
-    assert "median of 1" in text  # both modes have at least one run
-    assert "| SQS requests per submission | 0.30 | 3.00 | ×10.00 | ~3 | 0.50 ✓ |" in text
-    assert "2 worker(s): jobs/min per worker" in text and "burst 1000" in text
-    assert bench.render({"partial": True, "runs": {}}) == "no completed run in this document"
+    text = render.render(doc)
+    assert "median of 2" in text
+    assert (
+        "| burst 10,000, 2 workers: SQS requests per submission | 0.30 | 3.00 | ×10.00 | ~3 "
+        "| 0.50 ✓ |" in text
+    )
+    assert "burst 1,000, 2 workers + 2 CPU hogs: rejected" in text
+    assert "one worker process: jobs/min" in text
+    assert render.render({"partial": True, "runs": {}}) == "no completed run in this document"
 
 
 def test_dbprobe_table_lists_every_operation_per_size() -> None:
@@ -473,6 +487,6 @@ def test_dbprobe_table_lists_every_operation_per_size() -> None:
         (10000, name, 700.0) for name in dbprobe.OPERATIONS
     ]
     text = dbprobe.table(rows).splitlines()
-    assert text[0] == "| operation | 1,000 jobs | 10,000 jobs |"
+    assert text[0] == "| operation (median) | 1,000 jobs | 10,000 jobs |"
     assert len(text) == 2 + len(dbprobe.OPERATIONS)
-    assert "| read by _id (status poll) | 1.5 ms | 700.0 ms |" in text
+    assert "| status read: find {_id} | 1.5 ms | 700.0 ms |" in text

@@ -1,10 +1,11 @@
 """Failpoints: named places in the code where a fault can be injected at run time, for the
 fault-injection suite (in the spirit of etcd's gofail and TiKV's fail-rs).
 
-Off unless ``SMARTPAPERS_FAILPOINTS`` is set, e.g. ``after_claim=crash`` or
-``before_finish=sleep(3),after_store=crash``. Actions: ``crash`` (SIGKILL this process, as
-``kill -9`` would), ``sleep(N)`` (seconds), ``error`` (raise FailpointError). Parsed once at
-start-up; a disabled failpoint costs one dict lookup.
+Off unless the ``failpoints`` setting (``SMARTPAPERS_FAILPOINTS``) is set, e.g.
+``after_claim=crash`` or ``before_grade=sleep(3),after_store=crash``; the worker calls
+:func:`configure` with it at start-up. Actions: ``crash`` (SIGKILL this process, as ``kill -9``
+would), ``sleep(N)`` (seconds), ``error`` (raise FailpointError). A disabled failpoint costs
+one dict lookup.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ def parse(spec: str) -> dict[str, str]:
     return points
 
 
-_points: dict[str, str] = parse(os.environ.get("SMARTPAPERS_FAILPOINTS", ""))
+_points: dict[str, str] = {}
 
 
 def configure(spec: str) -> None:
-    """Replace the active failpoints (tests)."""
+    """Replace the active failpoints (start-up; tests)."""
     global _points
     _points = parse(spec)
 

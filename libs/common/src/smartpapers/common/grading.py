@@ -1,4 +1,4 @@
-"""Grading rules (DESIGN §3).
+"""Grading rules (docs/architecture.md#the-http-contract).
 
 ``total`` is the sum of ``marks`` over the paper's questions; ``score`` the sum of ``marks``
 of the questions whose submitted answer equals the key. Strings are compared after

@@ -1,5 +1,6 @@
-"""Prometheus metrics used by both services (DESIGN §8: prefix ``smartpapers_``, base units,
-no ids in labels). Service-specific metrics live in each service's ``metrics`` module."""
+"""Prometheus metrics used by both services (docs/observability.md: prefix
+``smartpapers_``, base units, no ids in labels). Service-specific metrics live in each
+service's ``metrics`` module."""
 
 from __future__ import annotations
 

@@ -34,13 +34,17 @@ Identifier = Annotated[
 ]
 """studentId, paperId, instituteId and questionId: short, printable, no spaces."""
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 AnswerValue = (
     Annotated[StrictStr, StringConstraints(max_length=MAX_ANSWER_LENGTH)]
     | StrictBool
-    | StrictInt
-    | StrictFloat
+    | Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)]
 )
-"""A JSON scalar answer: string, number or boolean."""
+"""A JSON scalar answer: string, number or boolean — and one the database can store: a
+finite float, an integer within 64 bits (BSON's limits; anything else is a 422, so an
+accepted submission is always gradable)."""
 
 
 def _integral_as_int(value: float) -> float:

@@ -1,13 +1,23 @@
-"""MongoDB connection with bounded start-up retries, and the indexes smartpapers relies on."""
+"""MongoDB: the connection (bounded start-up retries), the indexes smartpapers relies on, the
+command counter, and :func:`storage_errors`, which turns every driver error into a domain
+error. Only the repositories (``smartpapers.common.repositories``) use this module's client
+and collections."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -16,11 +26,16 @@ from pymongo.monitoring import (
 )
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
-from smartpapers.common.errors import StorageUnavailableError
+from smartpapers.common.errors import StorageTimeoutError, StorageUnavailableError
 from smartpapers.common.metrics import MONGO_COMMANDS
 from smartpapers.common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "JOBS", "LOCKS", "PAPERS", "SUBMISSIONS", "Document", "connect_mongo", "ensure_indexes",
+    "ping", "storage_errors",
+]  # fmt: skip
 
 Document: TypeAlias = dict[str, Any]  # noqa: UP040
 
@@ -34,7 +49,8 @@ LOCKS = "locks"
 COUNTED_COMMANDS = frozenset(
     {
         "find", "insert", "update", "delete", "findAndModify", "aggregate", "count",
-        "getMore", "createIndexes", "ping", "endSessions", "killCursors",
+        "getMore", "createIndexes", "listIndexes", "dropIndexes", "ping", "endSessions",
+        "killCursors",
     }
 )  # fmt: skip
 
@@ -52,6 +68,22 @@ class CommandCounter(CommandListener):
 
     def failed(self, event: CommandFailedEvent) -> None:
         pass
+
+
+@asynccontextmanager
+async def storage_errors(action: str) -> AsyncIterator[None]:
+    """Driver errors become :class:`StorageTimeoutError` (the server is reachable but did not
+    answer in time: the write's outcome is unknown) or :class:`StorageUnavailableError`
+    (unreachable, refused). Duplicate keys and bulk errors pass through: the caller decides
+    per document."""
+    try:
+        yield
+    except (DuplicateKeyError, BulkWriteError):
+        raise
+    except PyMongoError as e:
+        if e.timeout and not isinstance(e, ServerSelectionTimeoutError):
+            raise StorageTimeoutError(f"MongoDB {action} timed out: {e}") from e
+        raise StorageUnavailableError(f"MongoDB {action} failed: {e}") from e
 
 
 def _log_attempt(state: RetryCallState) -> None:
@@ -96,11 +128,27 @@ async def connect_mongo(
     return client
 
 
+async def ping(client: AsyncMongoClient[Document]) -> None:
+    """One round trip to the server (readiness); raises StorageUnavailableError."""
+    async with storage_errors("ping"):
+        await client.admin.command("ping")
+
+
+#: indexes earlier versions created, superseded by ``sweep``
+OBSOLETE_INDEXES = frozenset({"lease", "outbox", "stale"})
+
+
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """Idempotent: creating an index that exists is a no-op."""
     await db[SUBMISSIONS].create_index([("jobId", ASCENDING)], unique=True, name="jobId_unique")
     await db[JOBS].create_index(
         [("idempotencyKey", ASCENDING)], unique=True, sparse=True, name="idempotencyKey_unique"
     )
-    await db[JOBS].create_index([("status", ASCENDING), ("leaseUntil", ASCENDING)], name="lease")
-    await db[JOBS].create_index([("enqueued", ASCENDING), ("createdAt", ASCENDING)], name="outbox")
+    # the sweeper's three queries (repositories.sweeps) range over ONE index: every status
+    # change sets updatedAt, and a lease ends lease-duration after its last claim/extension.
+    # Each index costs every status update a write, so there is no second one.
+    await db[JOBS].create_index([("status", ASCENDING), ("updatedAt", ASCENDING)], name="sweep")
+    existing = await db[JOBS].index_information()
+    for obsolete in OBSOLETE_INDEXES & set(existing):
+        logger.info("dropping obsolete index %s on %s", obsolete, JOBS)
+        await db[JOBS].drop_index(obsolete)

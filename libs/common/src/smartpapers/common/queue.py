@@ -56,7 +56,6 @@ class ReceivedMessage:
     receipt_handle: str
     body: str
     receive_count: int
-    sent_timestamp_ms: int
 
 
 @asynccontextmanager
@@ -71,9 +70,14 @@ async def sqs_errors(operation: str, *, count: bool = True) -> AsyncIterator[Non
 
 @asynccontextmanager
 async def open_sqs_client(
-    *, region: str, endpoint_url: str | None, max_pool_connections: int = 50
+    *,
+    region: str,
+    endpoint_url: str | None,
+    max_pool_connections: int = 50,
+    static_credentials: tuple[str, str] | None = None,
 ) -> AsyncIterator[SQSClient]:
-    """An aiobotocore SQS client; credentials come from the standard AWS chain."""
+    """An aiobotocore SQS client; credentials come from the standard AWS chain
+    (``static_credentials``: an emulator's dummy key pair, for local tools only)."""
     config = AioConfig(
         retries={"max_attempts": 3, "mode": "standard"},
         max_pool_connections=max_pool_connections,
@@ -81,8 +85,14 @@ async def open_sqs_client(
         read_timeout=30,  # > WaitTimeSeconds 20
     )
     session = aioboto3.Session()
+    key_id, secret = static_credentials or (None, None)
     async with session.client(
-        "sqs", region_name=region, endpoint_url=endpoint_url, config=config
+        "sqs",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=config,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
     ) as client:
         yield client
 
@@ -101,6 +111,35 @@ class SqsQueue:
     def max_batch(self) -> int:
         """Messages per send / receive / delete request."""
         return MAX_BATCH if self.batching else 1
+
+    async def arn(self) -> str:
+        """The queue's ARN (also the readiness check: one GetQueueAttributes)."""
+        async with sqs_errors("GetQueueAttributes"):
+            resp = await self.client.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=["QueueArn"]
+            )
+        return resp["Attributes"]["QueueArn"]
+
+    async def send_bodies(self, bodies: Sequence[str]) -> set[int]:
+        """SendMessageBatch of raw bodies (≤10; the DLQ redrive): the indexes accepted."""
+        async with sqs_errors("SendMessageBatch"):
+            resp = await self.client.send_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)],
+            )
+        return {int(ok["Id"]) for ok in resp.get("Successful", [])}
+
+    async def start_move_task_from(self, source: SqsQueue, *, per_second: int | None) -> str:
+        """StartMessageMoveTask from ``source`` (a DLQ) to this queue (AWS only)."""
+        kwargs: dict[str, Any] = {
+            "SourceArn": await source.arn(),
+            "DestinationArn": await self.arn(),
+        }
+        if per_second:
+            kwargs["MaxNumberOfMessagesPerSecond"] = per_second
+        async with sqs_errors("StartMessageMoveTask"):
+            task = await self.client.start_message_move_task(**kwargs)
+        return str(task.get("TaskHandle", ""))
 
     async def send_job_ids(self, job_ids: Sequence[str]) -> list[str]:
         """SendMessageBatch; returns the jobIds that were NOT sent."""
@@ -151,7 +190,7 @@ class SqsQueue:
                 QueueUrl=self.url,
                 MaxNumberOfMessages=max_messages,
                 WaitTimeSeconds=wait_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 **kwargs,
             )
         return [
@@ -160,7 +199,6 @@ class SqsQueue:
                 receipt_handle=m["ReceiptHandle"],
                 body=m.get("Body", ""),
                 receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
-                sent_timestamp_ms=int(m.get("Attributes", {}).get("SentTimestamp", "0")),
             )
             for m in resp.get("Messages", [])
         ]

@@ -39,5 +39,9 @@ class CommonSettings(BaseSettings):
         default=5, ge=1, description="Processing attempts before a job is marked failed"
     )
 
+    failpoints: str = Field(
+        default="", description="fault injection for the fault suite (see common.failpoints)"
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -22,10 +22,9 @@ from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.routes import health, papers, submissions
 from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
+from smartpapers.api.submissions import JobIntake
 from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
-from smartpapers.common.coalescing import Coalescer
-from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
 from smartpapers.common.repositories import JobRepository, PaperRepository
@@ -50,13 +49,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         batcher = SendBatcher(
             queue=queue, on_failed=jobs.mark_unsent, linger_seconds=settings.send_linger_seconds
         )
-        # group commit: an idle API inserts at once; a busy one sends what queued up during
-        # the running inserts as one insert_many (one round trip, one SQLite transaction)
-        job_writer = Coalescer[Document, str](
-            jobs.insert_many,
-            max_size=settings.api_insert_batch_size,
-            linger_seconds=0,
+        intake = JobIntake(
+            jobs=jobs,
+            batch_size=settings.api_insert_batch_size,
             max_inflight=settings.api_insert_max_inflight,
+            max_pending=settings.api_admission_limit,
+            deadline_seconds=settings.api_accept_deadline_seconds,
         )
         limiter = RateLimiter(
             db,
@@ -85,7 +83,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                     repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
                 ),
                 batcher=batcher,
-                job_writer=job_writer,
+                intake=intake,
                 limiter=limiter,
                 verifier=verifier,
             )
@@ -94,7 +92,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
-            await job_writer.close()
+            await intake.close()
             await batcher.close()
 
 

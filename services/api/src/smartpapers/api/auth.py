@@ -34,7 +34,8 @@ from jwt.exceptions import (
 )
 
 from smartpapers.api.settings import Settings
-from smartpapers.common.errors import SmartpapersError
+from smartpapers.common.errors import SmartpapersError, UnavailableError
+from smartpapers.common.job import Job
 from smartpapers.common.models import SubmissionIn
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class AuthenticationError(SmartpapersError):
     """401: no bearer token, or one that does not verify. ``bearer_error`` goes into the
     ``WWW-Authenticate`` header (RFC 6750): ``None`` when no token was sent."""
 
+    code = "unauthorized"
+
     def __init__(self, message: str, *, bearer_error: str | None = "invalid_token") -> None:
         super().__init__(message)
         self.bearer_error = bearer_error
@@ -52,9 +55,13 @@ class AuthenticationError(SmartpapersError):
 class ForbiddenError(SmartpapersError):
     """403: authenticated, but this principal may not do this."""
 
+    code = "forbidden"
 
-class AuthUnavailableError(SmartpapersError):
+
+class AuthUnavailableError(UnavailableError):
     """503: the JWKS endpoint cannot be reached, so no token can be verified right now."""
+
+    code = "auth_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +91,16 @@ def authorize_submission(principal: Principal, submission: SubmissionIn) -> None
         raise ForbiddenError("instituteId must be the token's institute")
 
 
-def can_read_job(principal: Principal, job: Mapping[str, Any]) -> bool:
+def can_read_job(principal: Principal, job: Job) -> bool:
     """A student reads their own jobs; staff also those of the institute in their token."""
     if not principal.authenticated:
         return True
-    if job.get("studentId") == principal.subject:
+    if job.student_id == principal.subject:
         return True
     return (
         principal.staff
         and principal.institute_id is not None
-        and job.get("instituteId") == principal.institute_id
+        and job.institute_id == principal.institute_id
     )
 
 

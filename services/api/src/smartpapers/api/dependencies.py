@@ -12,7 +12,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from smartpapers.api.auth import ANONYMOUS, AuthenticationError, Principal
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.services import Services
-from smartpapers.api.settings import Settings
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import JobRepository, PaperRepository
 
@@ -23,10 +22,6 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
 
 
 def get_jobs(services: ServicesDep) -> JobRepository:
@@ -96,7 +91,6 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 JobsDep = Annotated[JobRepository, Depends(get_jobs)]
 PapersDep = Annotated[PaperRepository, Depends(get_papers)]
 PaperCacheDep = Annotated[PaperCache, Depends(get_paper_cache)]

@@ -1,7 +1,8 @@
 """The one place where domain errors become HTTP answers.
 
 Every error body is ``{"message": str, "error": code}`` (+ ``details`` for validation), the
-shape the original Express API's clients read (``message``)."""
+shape the original Express API's clients read (``message``). The status comes from the
+error's category (``smartpapers.common.errors``), the code from its class."""
 
 from __future__ import annotations
 
@@ -14,18 +15,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartpapers.api.auth import AuthenticationError, AuthUnavailableError, ForbiddenError
+from smartpapers.api.auth import AuthenticationError, ForbiddenError
 from smartpapers.api.metrics import SUBMISSIONS_REJECTED
 from smartpapers.api.rate_limit import RateLimitedError
-from smartpapers.api.submissions import TooManyAnswersError
 from smartpapers.common.errors import (
-    IdempotencyConflictError,
-    JobNotFoundError,
-    PaperExistsError,
-    PaperNotFoundError,
-    QueueUnavailableError,
+    ConflictError,
+    InvalidError,
+    NotFoundError,
     SmartpapersError,
-    StorageUnavailableError,
+    UnavailableError,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,11 +40,6 @@ class ErrorBody(BaseModel):
     details: list[dict[str, Any]] | None = None
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses, all with the :class:`ErrorBody`."""
-    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
-
-
 ERROR_DESCRIPTIONS = {
     401: "No or invalid bearer token (auth mode jwt); `WWW-Authenticate: Bearer`",
     403: "The token's principal may not do this",
@@ -56,6 +49,35 @@ ERROR_DESCRIPTIONS = {
     422: "Invalid request",
     429: "Rate limited; retry after `Retry-After` seconds",
     503: "Temporarily unavailable; retry after `Retry-After` seconds",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, all with the :class:`ErrorBody`."""
+    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+#: status by category, most specific first
+STATUS: tuple[tuple[type[SmartpapersError], int], ...] = (
+    (AuthenticationError, 401),
+    (ForbiddenError, 403),
+    (RateLimitedError, 429),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidError, 422),
+    (UnavailableError, 503),
+)
+#: ``smartpapers_submissions_rejected_total{reason}`` of a rejected POST /api/submissions
+REASON = {
+    401: "unauthorized",
+    403: "unauthorized",
+    404: "unknown_paper",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+    503: "unavailable",
+    500: "unavailable",
 }
 
 
@@ -73,25 +95,9 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _reject(request: Request, reason: str) -> None:
-    if request.method == "POST" and request.url.path == SUBMIT_PATH:
-        SUBMISSIONS_REJECTED.labels(reason=reason).inc()
-
-
-# status, error code, rejection reason (for POST /api/submissions)
-_DOMAIN: dict[type[SmartpapersError], tuple[int, str, str]] = {
-    PaperNotFoundError: (404, "paper_not_found", "unknown_paper"),
-    JobNotFoundError: (404, "job_not_found", "invalid"),
-    PaperExistsError: (409, "paper_exists", "conflict"),
-    IdempotencyConflictError: (409, "idempotency_conflict", "conflict"),
-    TooManyAnswersError: (422, "too_many_answers", "invalid"),
-    StorageUnavailableError: (503, "storage_unavailable", "unavailable"),
-    QueueUnavailableError: (503, "queue_unavailable", "unavailable"),
-    AuthenticationError: (401, "unauthorized", "unauthorized"),
-    ForbiddenError: (403, "forbidden", "unauthorized"),
-    RateLimitedError: (429, "rate_limited", "rate_limited"),
-    AuthUnavailableError: (503, "auth_unavailable", "unavailable"),
-}
+def count_rejection(method: str, path: str, status: int) -> None:
+    if method == "POST" and path == SUBMIT_PATH:
+        SUBMISSIONS_REJECTED.labels(reason=REASON[status]).inc()
 
 
 def _headers(exc: Exception, status: int, retry_after_seconds: int) -> dict[str, str] | None:
@@ -109,22 +115,20 @@ def _headers(exc: Exception, status: int, retry_after_seconds: int) -> dict[str,
 
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-        status, code, reason = next(
-            (v for t, v in _DOMAIN.items() if isinstance(exc, t)),
-            (500, "internal_error", "unavailable"),
-        )
-        _reject(request, reason)
-        headers = _headers(exc, status, retry_after_seconds)
+        assert isinstance(exc, SmartpapersError)
+        status = next((s for t, s in STATUS if isinstance(exc, t)), 500)
+        count_rejection(request.method, request.url.path, status)
         if status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, exc)
         elif status in (401, 403):
             # the reason only: never the token
             logger.info("%s %s denied (%d): %s", request.method, request.url.path, status, exc)
-        return error_response(status, code, str(exc), headers=headers)
+        headers = _headers(exc, status, retry_after_seconds)
+        return error_response(status, exc.code, str(exc), headers=headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        _reject(request, "invalid")
+        count_rejection(request.method, request.url.path, 422)
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
@@ -133,18 +137,16 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 413:
-            _reject(request, "too_large")
         if exc.status_code == 400:
             # FastAPI's "error parsing the body": not UTF-8, or nested past the parser's
             # recursion limit. The contract's answer for an unreadable body is 422.
-            _reject(request, "invalid")
+            count_rejection(request.method, request.url.path, 422)
             return error_response(422, "invalid_request", "request body is not valid JSON")
+        if exc.status_code in REASON:
+            count_rejection(request.method, request.url.path, exc.status_code)
+        code = "too_large" if exc.status_code == 413 else f"http_{exc.status_code}"
         return error_response(
-            exc.status_code,
-            f"http_{exc.status_code}",
-            str(exc.detail),
-            headers=dict(exc.headers or {}),
+            exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})
         )
 
     app.add_exception_handler(SmartpapersError, on_domain_error)

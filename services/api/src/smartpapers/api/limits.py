@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smartpapers.api.metrics import SUBMISSIONS_REJECTED
+from smartpapers.api.errors import count_rejection, error_response
 
 
 class BodySizeLimitMiddleware:
@@ -29,7 +27,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     too_large = False
                 if too_large:
-                    await self._reject(scope, send)
+                    await self._reject(scope, receive, send)
                     return
         received = 0
 
@@ -46,21 +44,12 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        if scope.get("method") == "POST" and scope.get("path") == "/api/submissions":
-            SUBMISSIONS_REJECTED.labels(reason="too_large").inc()
-        body = json.dumps(
-            {"message": f"request body exceeds {self.max_bytes} bytes", "error": "too_large"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        count_rejection(scope.get("method", ""), scope.get("path", ""), 413)
+        response = error_response(
+            413,
+            "too_large",
+            f"request body exceeds {self.max_bytes} bytes",
+            headers={"Connection": "close"},
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)

@@ -1,4 +1,5 @@
-"""API-side metrics (DESIGN §8). HTTP RED metrics come from prometheus-fastapi-instrumentator."""
+"""API-side metrics (docs/observability.md#metrics-reference). HTTP RED metrics come from
+prometheus-fastapi-instrumentator."""
 
 from __future__ import annotations
 

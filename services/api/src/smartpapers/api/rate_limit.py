@@ -2,12 +2,14 @@
 
 A fixed-window counter: one document per (scope, key, window) in ``rate_limits``, ``_id``
 ``"<scope>:<window>:<key>"``, bumped by one ``findAndModify`` upsert with ``$inc`` — a single
-round trip filtered on ``_id`` only (the one filter FerretDB v1 pushes down), no
-transaction, no projection (FerretDB v1 does not implement ``fields`` on findAndModify).
-MongoDB applies the ``$inc`` atomically; FerretDB v1 (SQLite) can lose increments that race
-on one document, so on the local stack concurrent requests of ONE student may undercount.
-Old windows expire through a TTL index on ``expiresAt`` where the server has TTL indexes
-(MongoDB), otherwise through a periodic ``deleteMany`` (FerretDB v1).
+round trip filtered on ``_id`` only (an index hit on every server), no transaction. MongoDB
+and the local database apply the ``$inc`` atomically (``tests/integration/test_contract.py``;
+a server that does not, such as FerretDB v1, undercounts concurrent requests of one
+student). Old windows expire through a TTL index on ``expiresAt`` where the server has TTL
+indexes, otherwise through a periodic ``deleteMany``.
+
+Why not the ``limits`` package: its async MongoDB storage is built on motor (end of life in
+May 2026) with a client of its own, and it costs more than this one round trip per check.
 
 The limiter fails OPEN: if MongoDB errors or answers slower than
 ``rate_limit_timeout_seconds`` the request is let through and the failure logged, so a
@@ -41,6 +43,8 @@ WARN_EVERY_SECONDS = 10.0
 class RateLimitedError(SmartpapersError):
     """429: this student used up the window's budget; ``retry_after`` seconds to its end."""
 
+    code = "rate_limited"
+
     def __init__(self, *, scope: str, retry_after: int) -> None:
         super().__init__(f"too many {scope} requests; retry after {retry_after} s")
         self.scope = scope
@@ -62,7 +66,7 @@ class RateLimiter:
         self._last_warning = -math.inf
 
     async def ensure_indexes(self) -> None:
-        """A TTL index where the server supports it (FerretDB v1 answers NotImplemented)."""
+        """A TTL index where the server supports it (some answer NotImplemented)."""
         try:
             await self._counters.create_index(
                 [("expiresAt", ASCENDING)], expireAfterSeconds=0, name="expiresAt_ttl"

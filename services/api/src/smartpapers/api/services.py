@@ -11,8 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
+from smartpapers.api.submissions import JobIntake
 from smartpapers.common.batching import SendBatcher
-from smartpapers.common.coalescing import Coalescer
 from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
@@ -30,7 +30,7 @@ class Services:
     papers: PaperRepository
     paper_cache: PaperCache
     batcher: SendBatcher
-    job_writer: Coalescer[Document, str]
+    intake: JobIntake
     """Job inserts of concurrent requests, one ``insert_many`` per group commit."""
     limiter: RateLimiter
     verifier: JwtVerifier | None

@@ -73,10 +73,24 @@ class Settings(CommonSettings):
         default=0.5, gt=0, description="a slower limiter check lets the request through"
     )
     api_insert_batch_size: int = Field(
-        default=50, ge=1, le=1000, description="jobs per insert_many (1 = one insert per job)"
+        default=500,
+        ge=1,
+        le=10_000,
+        description="most jobs per insert_many (1 = one insert per job); batches grow up to "
+        "this as the database slows down",
     )
     api_insert_max_inflight: int = Field(
-        default=8, ge=1, description="concurrent job inserts; more requests join the next one"
+        default=4, ge=1, description="concurrent job inserts; more requests join the next one"
+    )
+    api_admission_limit: int = Field(
+        default=20_000,
+        ge=1,
+        description="submissions that may wait for a job insert; past it: 503 + Retry-After",
+    )
+    api_accept_deadline_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="how long a timed-out job insert is retried before the request gets 503",
     )
     send_linger_seconds: float = Field(default=0.005, ge=0, le=1)
     send_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -4,73 +4,92 @@ A 202 is answered only once the job is stored with majority write concern. The S
 attempted right away (batched with concurrent requests); if it fails the job is marked
 ``enqueued: false`` and the sweeper sends it; if the API dies between the insert and the send,
 the sweeper's stale rule re-sends it. Either way the submission is never lost.
+
+Job inserts go through :class:`JobIntake` (docs/architecture.md#accepting-a-burst): group
+commit (what queues up while inserts run goes out as one ``insert_many``, so batches grow
+with the database's latency), a bounded admission queue, and retries of a bulk that timed
+out — safe, because a job already stored by the earlier attempt counts as stored. So a slow
+database slows the answers down but does not turn them into 503s; 503 + Retry-After comes
+only when the database is unreachable, the bound is reached, or the retries run past the
+deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
-import uuid
-from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from smartpapers.common.batching import SendBatcher
 from smartpapers.common.coalescing import Coalescer
-from smartpapers.common.errors import PaperNotFoundError, SmartpapersError
-from smartpapers.common.models import JobStatus, SubmissionIn
-from smartpapers.common.mongo import Document
+from smartpapers.common.errors import PaperNotFoundError, StorageTimeoutError, TooManyAnswersError
+from smartpapers.common.job import Job
+from smartpapers.common.models import SubmissionIn
 from smartpapers.common.papers import PaperCache
+from smartpapers.common.repositories import JobRepository
 from smartpapers.common.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
 
-class TooManyAnswersError(SmartpapersError):
-    def __init__(self, *, answers: int, questions: int) -> None:
-        super().__init__(f"{answers} answers for a paper of {questions} questions")
+class JobIntake:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        batch_size: int,
+        max_inflight: int,
+        max_pending: int,
+        deadline_seconds: float,
+    ) -> None:
+        self._jobs = jobs
+        self._deadline = deadline_seconds
+        self._writer = Coalescer[Job, str](
+            self._insert,
+            max_size=batch_size,
+            linger_seconds=0,
+            max_inflight=max_inflight,
+            max_pending=max_pending,
+        )
 
+    @property
+    def pending(self) -> int:
+        return self._writer.pending
 
-def request_hash(submission: SubmissionIn) -> str:
-    return hashlib.sha256(submission.model_dump_json(by_alias=True).encode()).hexdigest()
+    async def store(self, job: Job) -> str:
+        """The id the job is stored under (an earlier job's for a replayed
+        Idempotency-Key). Raises OverloadedError past the admission bound, and
+        StorageUnavailableError / IdempotencyConflictError."""
+        return await self._writer.submit(job)
 
+    async def _insert(self, jobs: list[Job]) -> list[str | BaseException]:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StorageTimeoutError),
+            stop=stop_after_delay(self._deadline),
+            wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    logger.warning("retrying a timed-out insert of %d jobs", len(jobs))
+                return await self._jobs.insert_many(jobs)
+        raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
-def new_job_document(
-    *, job_id: str, submission: SubmissionIn, idempotency_key: str | None
-) -> dict[str, Any]:
-    now = utcnow()
-    doc: dict[str, Any] = {
-        "_id": job_id,
-        "status": JobStatus.QUEUED.value,
-        "studentId": submission.student_id,
-        "paperId": submission.paper_id,
-        "instituteId": submission.institute_id,
-        # the answers as compact JSON text: status updates then never rewrite nested
-        # documents (FerretDB's SQLite backend rewrites them ~6x slower)
-        "payload": json.dumps(
-            [a.model_dump(by_alias=True) for a in submission.answers], separators=(",", ":")
-        ),
-        "attempts": 0,
-        # stored as enqueued: the send follows at once, and a failed send flips it back; a
-        # write after the send would race with the worker that already received the message
-        "enqueued": True,
-        "createdAt": now,
-        "updatedAt": now,
-        "result": None,
-        "error": None,
-    }
-    if idempotency_key is not None:
-        # scoped per student: two students may pick the same key
-        doc["idempotencyKey"] = f"{submission.student_id}\x1f{idempotency_key}"
-        doc["requestHash"] = request_hash(submission)
-    return doc
+    async def close(self) -> None:
+        await self._writer.close()
 
 
 async def accept_submission(
     *,
     submission: SubmissionIn,
     idempotency_key: str | None,
-    job_writer: Coalescer[Document, str],
+    intake: JobIntake,
     paper_cache: PaperCache,
     batcher: SendBatcher,
     send_timeout: float,
@@ -83,11 +102,9 @@ async def accept_submission(
         raise PaperNotFoundError(submission.paper_id)
     if len(submission.answers) > len(paper.questions):
         raise TooManyAnswersError(answers=len(submission.answers), questions=len(paper.questions))
-    doc = new_job_document(
-        job_id=str(uuid.uuid4()), submission=submission, idempotency_key=idempotency_key
-    )
-    job_id = await job_writer.submit(doc)
-    if job_id == doc["_id"]:
+    job = Job.new(submission=submission, idempotency_key=idempotency_key, now=utcnow())
+    job_id = await intake.store(job)
+    if job_id == job.job_id:
         try:
             async with asyncio.timeout(send_timeout):
                 sent = await batcher.send(job_id)

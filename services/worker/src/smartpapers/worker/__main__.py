@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from smartpapers.common import failpoints
 from smartpapers.common.backends import open_backends
 from smartpapers.common.logging import configure_logging
 from smartpapers.common.papers import PaperCache
@@ -18,8 +19,9 @@ from smartpapers.common.repositories import (
     LockRepository,
     PaperRepository,
     SubmissionRepository,
+    SweepRepository,
 )
-from smartpapers.worker.consumer import Worker
+from smartpapers.worker.consumer import Worker, new_owner
 from smartpapers.worker.health import build_health_app, start_health_server
 from smartpapers.worker.processing import JobProcessor
 from smartpapers.worker.settings import Settings
@@ -48,25 +50,25 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
     ) as backends:
         db, sqs = backends.db, backends.sqs
         jobs = JobRepository(db)
+        owner = new_owner()
         processor = JobProcessor(
             jobs=jobs,
             submissions=SubmissionRepository(db),
             paper_cache=PaperCache(
                 repository=PaperRepository(db), ttl_seconds=settings.paper_cache_ttl_seconds
             ),
+            owner=owner,
             lease_seconds=settings.sqs_visibility_timeout_seconds,
             max_attempts=settings.max_attempts,
             retry_base_delay=settings.retry_base_delay_seconds,
             retry_max_delay=settings.retry_max_delay_seconds,
-            write_batch_size=settings.worker_write_batch_size,
-            write_linger_seconds=settings.worker_write_linger_seconds,
         )
         queue = SqsQueue(client=sqs, url=settings.sqs_queue_url, batching=settings.sqs_batching)
         worker = Worker(
             queue=queue,
-            jobs=jobs,
             processor=processor,
             concurrency=settings.worker_concurrency,
+            adaptive=settings.worker_adaptive_concurrency,
             wait_seconds=settings.sqs_wait_time_seconds,
             visibility_timeout=settings.sqs_visibility_timeout_seconds,
             drain_timeout=settings.worker_drain_timeout_seconds,
@@ -74,10 +76,12 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
         sweeper = None
         if settings.sweeper_enabled:
             sweeper = Sweeper(
+                sweeps=SweepRepository(db),
                 jobs=jobs,
                 locks=LockRepository(db),
                 queue=queue,
-                owner=worker.owner,
+                owner=owner,
+                lease_seconds=settings.sqs_visibility_timeout_seconds,
                 interval_seconds=settings.sweeper_interval_seconds,
                 unsent_grace_seconds=settings.sweeper_unsent_grace_seconds,
                 stale_after_seconds=settings.sweeper_stale_after_seconds,
@@ -87,6 +91,7 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
 
 
 async def serve(settings: Settings) -> None:
+    failpoints.configure(settings.failpoints)
     async with open_worker_process(settings) as process:
         worker = process.worker
         loop = asyncio.get_running_loop()

@@ -1,13 +1,15 @@
-"""The worker loop, modelled on arq's ``Worker``: injected clients, keyword-only tunables,
-a semaphore bounding in-flight jobs, and a SIGTERM drain.
+"""The worker loop, modelled on arq's ``Worker``: injected clients, keyword-only tunables, a
+bounded number of jobs in flight, and a SIGTERM drain.
 
-Each long poll asks for at most as many messages as there are free slots (≤10). A receive
-batch is processed concurrently and acknowledged with one DeleteMessageBatch; messages to
-retry get one ChangeMessageVisibilityBatch. A slow job's visibility and lease are extended
-(heartbeat) so no other worker receives it meanwhile.
+Each long poll asks for at most as many messages as the in-flight limit leaves room for
+(≤10). A receive batch is claimed, graded and finished by the :class:`JobProcessor` and then
+acknowledged with one DeleteMessageBatch; messages to retry get one
+ChangeMessageVisibilityBatch. The limit adapts to the database's latency
+(:class:`~smartpapers.worker.adaptive.AdaptiveLimit`), up to ``concurrency``. A slow batch's
+visibility and lease are extended (heartbeat) so no other worker receives it meanwhile.
 
 Shutdown (:meth:`Worker.stop`): no new receive starts; messages received after the stop are
-released at once (visibility 0); in-flight jobs get ``drain_timeout`` seconds to finish,
+released at once (visibility 0); in-flight batches get ``drain_timeout`` seconds to finish,
 then they are cancelled, their jobs released to ``queued`` and their messages made visible.
 Nothing goes to the DLQ because of a shutdown: a release does not count an attempt.
 """
@@ -19,16 +21,23 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
 from smartpapers.common.queue import ReceivedMessage, SqsQueue
-from smartpapers.common.repositories import JobRepository
-from smartpapers.common.timeutil import utcnow
-from smartpapers.worker.metrics import CONCURRENCY_LIMIT, INFLIGHT, JOBS_PROCESSED
-from smartpapers.worker.processing import Ack, Claimed, Decision, JobProcessor, Retry
+from smartpapers.worker.adaptive import AdaptiveLimit
+from smartpapers.worker.metrics import CONCURRENCY_LIMIT, INFLIGHT, INFLIGHT_LIMIT, JOBS_PROCESSED
+from smartpapers.worker.processing import Ack, ClaimedBatch, Decision, JobProcessor, Retry
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
+
+
+def new_owner() -> str:
+    """A worker process's identity in job leases."""
+    return f"worker-{uuid.uuid4()}"
 
 
 class Worker:
@@ -36,29 +45,31 @@ class Worker:
         self,
         *,
         queue: SqsQueue,
-        jobs: JobRepository,
         processor: JobProcessor,
         concurrency: int = 50,
+        adaptive: bool = True,
         wait_seconds: int = 20,
         visibility_timeout: int = 60,
         drain_timeout: float = 25,
         poll_error_delay: float = 1.0,
     ) -> None:
         self.queue = queue
-        self.jobs = jobs
         self.processor = processor
-        self.concurrency = concurrency
+        self.limit = AdaptiveLimit(
+            maximum=concurrency,
+            minimum=min(queue.max_batch, concurrency) if adaptive else concurrency,
+        )
         self.wait_seconds = wait_seconds
         self.visibility_timeout = visibility_timeout
         self.drain_timeout = drain_timeout
         self.poll_error_delay = poll_error_delay
-        self.owner = f"worker-{uuid.uuid4()}"
         self.last_poll = time.monotonic()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._room = asyncio.Condition()
         self._stopping = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
         self._inflight = 0
         CONCURRENCY_LIMIT.set(concurrency)
+        INFLIGHT_LIMIT.set(self.limit.limit)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -68,18 +79,13 @@ class Worker:
             self._stopping.set()
 
     @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    @property
     def stopping_event(self) -> asyncio.Event:
         return self._stopping
 
     async def run(self) -> None:
         """Poll until :meth:`stop`, then drain."""
         logger.info(
-            "worker started",
-            extra={"concurrency": self.concurrency, "queue": self.queue.url, "owner": self.owner},
+            "worker started", extra={"concurrency": self.limit.maximum, "queue": self.queue.url}
         )
         try:
             while not self._stopping.is_set():
@@ -89,78 +95,70 @@ class Worker:
         logger.info("worker stopped")
 
     async def _poll_once(self) -> None:
-        await self._wait_for_slot()
-        if self._stopping.is_set():
+        if not await self._wait_for_room():
             return
-        want = min(self.queue.max_batch, self._free_slots())
+        want = min(self.queue.max_batch, self.limit.limit - self._inflight)
         self.last_poll = time.monotonic()
         try:
-            messages = await self._receive_unless_stopping(want)
+            messages = await self._until_stopping(
+                self.queue.receive(max_messages=want, wait_seconds=self.wait_seconds)
+            )
         except QueueUnavailableError as e:
             logger.warning("receive failed, retrying in %.1fs: %s", self.poll_error_delay, e)
-            self.last_poll = time.monotonic()
-            await self._sleep_unless_stopping(self.poll_error_delay)
+            await self._until_stopping(asyncio.sleep(self.poll_error_delay))
             return
-        self.last_poll = time.monotonic()
+        finally:
+            self.last_poll = time.monotonic()
         if not messages:
             return
         if self._stopping.is_set():
             await self._release_messages(messages)
             return
-        for _ in messages:
-            await self._slots.acquire()
         self._inflight += len(messages)
         INFLIGHT.inc(len(messages))
         task = asyncio.create_task(self._process_batch(messages))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
-    async def _receive_unless_stopping(self, want: int) -> list[ReceivedMessage]:
-        """Long-poll, but give up the poll at once when stop() is called. A poll cancelled
-        just as SQS answered leaves those messages invisible until their visibility timeout
-        ends; they are then delivered again (delayed, never lost)."""
-        receive = asyncio.ensure_future(
-            self.queue.receive(max_messages=want, wait_seconds=self.wait_seconds)
-        )
+    async def _until_stopping(self, work: Awaitable[T]) -> T | None:
+        """Await ``work``, but give up at once when stop() is called (then None). A
+        poll cancelled just as SQS answered leaves those messages invisible until their
+        visibility timeout ends; they are then delivered again (delayed, never lost)."""
+        task = asyncio.ensure_future(work)
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
-        if not receive.done():
-            receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, QueueUnavailableError):
-                await receive
-            return []
-        return receive.result()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, QueueUnavailableError):
+            await task
+        return None
 
-    def _free_slots(self) -> int:
-        return max(self.concurrency - self._inflight, 1)
+    def _has_room(self) -> bool:
+        """Room for a whole receive batch (fewer only when the limit itself is smaller): a
+        batch costs the same four database round trips whether it holds 3 jobs or 10."""
+        room = self.limit.limit - self._inflight
+        return room >= min(self.queue.max_batch, self.limit.limit)
 
-    async def _wait_for_slot(self) -> None:
-        """Block while every slot is busy, unless stop() is called meanwhile."""
-        if not self._slots.locked():
-            return
-        acquire = asyncio.ensure_future(self._slots.acquire())
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if acquire.done() and not acquire.cancelled():
-            self._slots.release()
-        else:
-            acquire.cancel()
-
-    async def _sleep_unless_stopping(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+    async def _wait_for_room(self) -> bool:
+        """Wait until the in-flight limit leaves room (False when stop() came first)."""
+        async with self._room:
+            waiter = asyncio.ensure_future(
+                self._room.wait_for(lambda: self._has_room() or self._stopping.is_set())
+            )
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({waiter, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not waiter.done():
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+        return not self._stopping.is_set()
 
     async def _drain(self) -> None:
-        try:
-            await self._drain_batches()
-        finally:
-            await self.processor.close()
-
-    async def _drain_batches(self) -> None:
         if not self._batches:
             return
         logger.info(
@@ -175,91 +173,80 @@ class Worker:
     # -- one receive batch ---------------------------------------------------------------
 
     async def _process_batch(self, messages: list[ReceivedMessage]) -> None:
-        decisions: dict[str, Decision] = {}
-        claimed: dict[str, Claimed] = {}
         try:
-            await asyncio.gather(*(self._handle(m, decisions, claimed) for m in messages))
-        except asyncio.CancelledError:
-            # drain timed out: give every unfinished job and message back
-            await asyncio.shield(self._release(messages, decisions, claimed))
-            raise
+            decisions = await self._decide(messages)
         finally:
             INFLIGHT.dec(len(messages))
             self._inflight -= len(messages)
-            for _ in messages:
-                self._slots.release()
+            async with self._room:
+                self._room.notify_all()
+        for decision in decisions.values():
+            if isinstance(decision, Retry):
+                JOBS_PROCESSED.labels(outcome="retried").inc()
         await self._settle(messages, decisions)
 
-    async def _handle(
-        self,
-        message: ReceivedMessage,
-        decisions: dict[str, Decision],
-        claimed: dict[str, Claimed],
-    ) -> None:
+    async def _decide(self, messages: list[ReceivedMessage]) -> dict[str, Decision]:
+        started = time.monotonic()
         try:
-            with self.processor.expecting_writes() as tickets:
-                first = await self.processor.claim(message, owner=self.owner)
-                if isinstance(first, Claimed):
-                    claimed[message.receipt_handle] = first
-                    decision = await self._with_heartbeat(
-                        message,
-                        first,
-                        lambda: self.processor.grade_and_finish(first, tickets=tickets),
-                    )
-                    claimed.pop(message.receipt_handle, None)
-                else:
-                    decision = first
+            batch = await self.processor.claim(messages)
         except StorageUnavailableError as e:
-            logger.warning("MongoDB unavailable for message %s: %s", message.message_id, e)
-            decision = await self._after_error(message, claimed)
-        except Exception:  # a bug must not take the batch down: retry, then DLQ
-            logger.exception("unexpected error on message %s", message.message_id)
-            decision = await self._after_error(message, claimed)
-        if isinstance(decision, Retry):
-            JOBS_PROCESSED.labels(outcome="retried").inc()
-        decisions[message.receipt_handle] = decision
-
-    async def _after_error(self, message: ReceivedMessage, claimed: dict[str, Claimed]) -> Decision:
-        """Redeliver after a growing delay; give up a held lease (best effort) so that the
-        redelivery can claim the job at once instead of waiting for the lease to expire."""
-        held = claimed.pop(message.receipt_handle, None)
-        if held is not None:
+            self._limit_sample(None)
+            logger.warning("MongoDB unavailable for %d messages: %s", len(messages), e)
+            return {m.receipt_handle: self._backoff(m) for m in messages}
+        self._limit_sample(time.monotonic() - started)
+        if not batch.work:
+            return batch.decisions
+        try:
+            return batch.decisions | await self._with_heartbeat(batch)
+        except asyncio.CancelledError:
+            # the drain timed out: give every unfinished job and message back (no attempt)
+            await asyncio.shield(self._give_back(messages, batch))
+            raise
+        except Exception as e:  # StorageUnavailableError, or a bug: retry, then DLQ
+            if isinstance(e, StorageUnavailableError):
+                logger.warning("MongoDB unavailable for %d jobs: %s", len(batch.work), e)
+            else:
+                logger.exception("unexpected error in a batch of %d jobs", len(batch.work))
+            # give the leases up (best effort) so redeliveries claim the jobs at once
             with contextlib.suppress(StorageUnavailableError):
-                await self.jobs.release(
-                    held.job["_id"], owner=held.owner, now=utcnow(), refund_attempt=False
-                )
+                await batch.lease.release(refund_attempt=False)
+            return batch.decisions | {m.receipt_handle: self._backoff(m) for m, _ in batch.work}
+
+    def _limit_sample(self, latency: float | None) -> None:
+        if latency is None:
+            self.limit.failed()
+        else:
+            self.limit.record(latency)
+        INFLIGHT_LIMIT.set(self.limit.limit)
+
+    def _backoff(self, message: ReceivedMessage) -> Retry:
         return Retry(self.processor.backoff(message.receive_count))
 
-    async def _with_heartbeat(
-        self, message: ReceivedMessage, claimed: Claimed, work: Callable[[], Awaitable[Decision]]
-    ) -> Decision:
-        """Run ``work``; every visibility/2 seconds extend the message's visibility and the
-        job's lease so a slow grade is not delivered to a second worker."""
-        task = asyncio.ensure_future(work())
+    async def _with_heartbeat(self, batch: ClaimedBatch) -> dict[str, Decision]:
+        """Grade and finish the batch; every visibility/2 seconds extend its messages'
+        visibility and its jobs' lease so a slow batch is not delivered to a second worker."""
+        task = asyncio.ensure_future(self.processor.grade_and_finish(batch))
         interval = max(self.visibility_timeout / 2, 1)
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=interval)
                 if done:
                     return task.result()
-                await self._extend(message, claimed)
+                await self._extend(batch)
         finally:
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _extend(self, message: ReceivedMessage, claimed: Claimed) -> None:
+    async def _extend(self, batch: ClaimedBatch) -> None:
         try:
-            await self.queue.change_visibility([(message.receipt_handle, self.visibility_timeout)])
-            await self.jobs.extend_lease(
-                claimed.job["_id"],
-                owner=claimed.owner,
-                until=utcnow() + self.processor.lease,
-            )
-            logger.info("job %s still grading: visibility extended", claimed.job["_id"])
+            handles = [(m.receipt_handle, self.visibility_timeout) for m, _ in batch.work]
+            await self.queue.change_visibility(handles)
+            await batch.lease.extend()
+            logger.info("%d jobs still grading: visibility extended", len(batch.work))
         except (QueueUnavailableError, StorageUnavailableError) as e:
-            logger.warning("heartbeat for job %s failed: %s", claimed.job["_id"], e)
+            logger.warning("heartbeat for %d jobs failed: %s", len(batch.work), e)
 
     async def _settle(
         self, messages: list[ReceivedMessage], decisions: dict[str, Decision]
@@ -281,19 +268,14 @@ class Worker:
             # not deleted → redelivered after the visibility timeout → acked again (idempotent)
             logger.warning("could not settle %d messages: %s", len(messages), e)
 
-    async def _release(
-        self,
-        messages: list[ReceivedMessage],
-        decisions: dict[str, Decision],
-        claimed: dict[str, Claimed],
-    ) -> None:
-        now = utcnow()
-        for c in claimed.values():
-            with contextlib.suppress(StorageUnavailableError):
-                await self.jobs.release(c.job["_id"], owner=c.owner, now=now)
-        done = [m for m in messages if m.receipt_handle in decisions]
-        await self._settle(done, decisions)
-        await self._release_messages([m for m in messages if m.receipt_handle not in decisions])
+    async def _give_back(self, messages: list[ReceivedMessage], batch: ClaimedBatch) -> None:
+        with contextlib.suppress(StorageUnavailableError):
+            await batch.lease.release(refund_attempt=True)
+        decided = [m for m in messages if m.receipt_handle in batch.decisions]
+        await self._settle(decided, batch.decisions)
+        await self._release_messages(
+            [m for m in messages if m.receipt_handle not in batch.decisions]
+        )
 
     async def _release_messages(self, messages: list[ReceivedMessage]) -> None:
         if not messages:

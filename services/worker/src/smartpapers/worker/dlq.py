@@ -13,13 +13,12 @@ import logging
 from typing import Any
 
 from smartpapers.common.errors import QueueUnavailableError
-from smartpapers.common.queue import SQSClient, SqsQueue, decode_job_message, sqs_errors
+from smartpapers.common.queue import SqsQueue, decode_job_message
 
 logger = logging.getLogger(__name__)
 
 
-async def inspect_dlq(sqs: SQSClient, *, dlq_url: str, sample: int) -> dict[str, Any]:
-    dlq = SqsQueue(client=sqs, url=dlq_url)
+async def inspect_dlq(dlq: SqsQueue, *, sample: int) -> dict[str, Any]:
     depth = await dlq.depth()
     seen: dict[str, Any] = {}
     while len(seen) < sample:
@@ -40,47 +39,26 @@ async def inspect_dlq(sqs: SQSClient, *, dlq_url: str, sample: int) -> dict[str,
                 "receiveCount": m.receive_count,
                 "body": m.body[:200] if job is None else None,
             }
-    return {"dlqUrl": dlq_url, "depth": depth, "sample": list(seen.values())}
+    return {"dlqUrl": dlq.url, "depth": depth, "sample": list(seen.values())}
 
 
-async def redrive_dlq(
-    sqs: SQSClient, *, dlq_url: str, main_url: str, limit: int | None
-) -> dict[str, Any]:
+async def redrive_dlq(*, dlq: SqsQueue, main: SqsQueue, limit: int | None) -> dict[str, Any]:
     try:
-        async with sqs_errors("GetQueueAttributes"):
-            arns = [
-                (await sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"]))[
-                    "Attributes"
-                ]["QueueArn"]
-                for u in (dlq_url, main_url)
-            ]
-        kwargs: dict[str, Any] = {"SourceArn": arns[0], "DestinationArn": arns[1]}
-        if limit:
-            kwargs["MaxNumberOfMessagesPerSecond"] = min(limit, 500)
-        async with sqs_errors("StartMessageMoveTask"):
-            task = await sqs.start_message_move_task(**kwargs)
-        return {"method": "StartMessageMoveTask", "taskHandle": task.get("TaskHandle")}
+        handle = await main.start_move_task_from(dlq, per_second=min(limit, 500) if limit else None)
+        return {"method": "StartMessageMoveTask", "taskHandle": handle}
     except QueueUnavailableError as e:
         logger.info("StartMessageMoveTask unavailable (%s); moving messages one batch at a time", e)
-    return await _move_by_hand(sqs, dlq_url=dlq_url, main_url=main_url, limit=limit)
+    return await _move_by_hand(dlq=dlq, main=main, limit=limit)
 
 
-async def _move_by_hand(
-    sqs: SQSClient, *, dlq_url: str, main_url: str, limit: int | None
-) -> dict[str, Any]:
-    dlq = SqsQueue(client=sqs, url=dlq_url)
+async def _move_by_hand(*, dlq: SqsQueue, main: SqsQueue, limit: int | None) -> dict[str, Any]:
     moved = 0
     while limit is None or moved < limit:
         want = 10 if limit is None else min(10, limit - moved)
         batch = await dlq.receive(max_messages=want, wait_seconds=1, visibility_timeout=60)
         if not batch:
             break
-        async with sqs_errors("SendMessageBatch"):
-            resp = await sqs.send_message_batch(
-                QueueUrl=main_url,
-                Entries=[{"Id": str(i), "MessageBody": m.body} for i, m in enumerate(batch)],
-            )
-        ok = {int(s["Id"]) for s in resp.get("Successful", [])}
+        ok = await main.send_bodies([m.body for m in batch])
         sent = [m for i, m in enumerate(batch) if i in ok]
         if sent:
             await dlq.delete([m.receipt_handle for m in sent])

@@ -1,5 +1,6 @@
-"""Worker metrics (DESIGN §8). Buckets reach past the visibility timeout (600 s) and put one
-bucket exactly on each SLO threshold (30 s end to end)."""
+"""Worker metrics (docs/observability.md#metrics-reference). Buckets reach past the
+visibility timeout (600 s) and put one bucket exactly on each SLO threshold (30 s end to
+end)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ JOB_END_TO_END = Histogram(
 INFLIGHT = Gauge("smartpapers_worker_inflight_jobs", "Messages being processed now.")
 CONCURRENCY_LIMIT = Gauge(
     "smartpapers_worker_concurrency_limit", "Configured maximum of in-flight jobs."
+)
+INFLIGHT_LIMIT = Gauge(
+    "smartpapers_worker_inflight_limit",
+    "In-flight jobs the worker allows itself now: adapts to database latency, up to the "
+    "configured concurrency.",
 )
 LAST_PROCESSED = Gauge(
     "smartpapers_worker_last_processed_timestamp_seconds",

@@ -1,25 +1,30 @@
-"""What one delivery of a job message does: claim the job, grade it, store the submission
-once, and move the job to its final status. Returns what to do with the message."""
+"""What one receive batch does: claim its jobs, grade them, store their submissions once and
+move them to their final status — four database round trips for up to ten jobs (claim,
+read-back, one ``insert_many``, one bulk of compare-and-set updates). Returns, per message,
+what to do with it.
+
+One job's problem never fails the batch: an unknown paper, attempts used up, or a value the
+database cannot store ends that job ``failed`` with a readable error; an unexpected error in
+one job's grading sends that message back for a retry. A database error on a round trip the
+whole batch shares raises :class:`StorageUnavailableError` (the consumer retries them all).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from smartpapers.common import failpoints
-from smartpapers.common.coalescing import Coalescer, Ticket
-from smartpapers.common.errors import InvalidMessageError, PaperNotFoundError
+from smartpapers.common.errors import InvalidMessageError, NotFoundError, UnstorableDocumentError
 from smartpapers.common.grading import grade
-from smartpapers.common.models import AnswerIn, JobResult, JobStatus
-from smartpapers.common.mongo import Document
+from smartpapers.common.job import Job, Submission
+from smartpapers.common.lease import Claimer, Lease, NotClaimed, Unclaimed
+from smartpapers.common.models import JobResult, Paper
 from smartpapers.common.papers import PaperCache
-from smartpapers.common.queue import MAX_BATCH, ReceivedMessage, decode_job_message
-from smartpapers.common.repositories import Finish, JobRepository, SubmissionRepository
+from smartpapers.common.queue import ReceivedMessage, decode_job_message
+from smartpapers.common.repositories import Finish, Finished, JobRepository, SubmissionRepository
 from smartpapers.common.timeutil import utcnow
 from smartpapers.worker.metrics import (
     JOB_END_TO_END,
@@ -49,18 +54,15 @@ class Retry:
 Decision = Ack | Retry
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    job: Document
-    owner: str
+@dataclass
+class ClaimedBatch:
+    """A receive batch after its claim: the jobs to grade, and the messages already decided."""
 
-
-@dataclass(frozen=True, slots=True)
-class WriteTickets:
-    """One job's place in the coalesced submission insert and final-status update."""
-
-    store: Ticket
-    finish: Ticket
+    lease: Lease
+    work: list[tuple[ReceivedMessage, Job]] = field(default_factory=list)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    """By receipt handle: messages with nothing to grade."""
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 class JobProcessor:
@@ -70,151 +72,161 @@ class JobProcessor:
         jobs: JobRepository,
         submissions: SubmissionRepository,
         paper_cache: PaperCache,
+        owner: str,
         lease_seconds: int,
         max_attempts: int,
         retry_base_delay: float,
         retry_max_delay: int,
-        write_batch_size: int = MAX_BATCH,
-        write_linger_seconds: float = 0.02,
     ) -> None:
         self._jobs = jobs
-        # the jobs in flight write their submissions and final statuses in one round trip
-        # each: a bulk goes out once every job started has written or cannot write any
-        # more, or after write_linger_seconds (see smartpapers.common.coalescing)
-        self._store = Coalescer[Document, str](
-            submissions.store_many,
-            max_size=write_batch_size,
-            linger_seconds=write_linger_seconds,
-            tracked=True,
-        )
-        self._finish_writes = Coalescer[Finish, bool](
-            jobs.finish_many,
-            max_size=write_batch_size,
-            linger_seconds=write_linger_seconds,
-            tracked=True,
-        )
+        self._submissions = submissions
         self._papers = paper_cache
-        self._lease = timedelta(seconds=lease_seconds)
+        self._claimer = Claimer(jobs=jobs, owner=owner, duration=timedelta(seconds=lease_seconds))
         self._max_attempts = max_attempts
         self._retry_base = retry_base_delay
         self._retry_max = retry_max_delay
-
-    async def close(self) -> None:
-        """Flush the pending bulk writes (the worker's drain calls this)."""
-        await self._store.close()
-        await self._finish_writes.close()
-
-    @contextmanager
-    def expecting_writes(self) -> Iterator[WriteTickets]:
-        """Announce a job that is about to be processed to the write coalescers; whatever
-        it did not write is withdrawn when the block ends (errors included)."""
-        tickets = WriteTickets(self._store.expect(), self._finish_writes.expect())
-        try:
-            yield tickets
-        finally:
-            tickets.store.withdraw()
-            tickets.finish.withdraw()
-
-    @property
-    def lease(self) -> timedelta:
-        return self._lease
 
     def backoff(self, receive_count: int) -> int:
         """Growing redelivery delay: base·2^(n−1), capped."""
         return int(min(self._retry_base * 2 ** max(receive_count - 1, 0), self._retry_max))
 
-    async def claim(self, message: ReceivedMessage, *, owner: str) -> Claimed | Decision:
-        """Parse the message and claim its job; a Decision when there is nothing to grade.
-        Raises StorageUnavailableError when MongoDB fails (the caller retries)."""
-        try:
-            job_id = decode_job_message(message.body)
-        except InvalidMessageError as e:
-            # poison: let redrive move it to the DLQ after maxReceiveCount deliveries
-            logger.error("unparseable message %s: %s", message.message_id, e)
-            return Retry(self.backoff(message.receive_count))
-        now = utcnow()
-        job = await self._jobs.claim(job_id, owner=owner, now=now, lease=self._lease)
-        if job is None:
-            return await self._not_claimed(job_id, message)
-        await failpoints.hit("after_claim")
-        if job["attempts"] == 1:
-            JOB_QUEUE_WAIT.observe(max((now - job["createdAt"]).total_seconds(), 0))
-        return Claimed(job=job, owner=owner)
+    # -- claim ------------------------------------------------------------------------------
 
-    async def _not_claimed(self, job_id: str, message: ReceivedMessage) -> Decision:
-        existing = await self._jobs.get(job_id)
-        if existing is None:
+    async def claim(self, messages: list[ReceivedMessage]) -> ClaimedBatch:
+        """Parse the messages and claim their jobs (two round trips). Raises
+        StorageUnavailableError when MongoDB fails (the caller retries every message)."""
+        decisions: dict[str, Decision] = {}
+        wanted: list[tuple[ReceivedMessage, str]] = []
+        for m in messages:
+            try:
+                wanted.append((m, decode_job_message(m.body)))
+            except InvalidMessageError as e:
+                # poison: redrive moves it to the DLQ after maxReceiveCount deliveries
+                logger.error("unparseable message %s: %s", m.message_id, e)
+                decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+        lease, outcomes = await self._claimer.claim([job_id for _, job_id in wanted])
+        batch = ClaimedBatch(lease=lease, decisions=decisions)
+        await failpoints.hit("after_claim")
+        now = utcnow()
+        seen: set[str] = set()
+        for m, job_id in wanted:
+            outcome = outcomes[job_id]
+            if job_id in seen:
+                outcome = NotClaimed(Unclaimed.DUPLICATE)
+            seen.add(job_id)
+            if isinstance(outcome, Job):
+                batch.work.append((m, outcome))
+                if outcome.attempts == 1:
+                    JOB_QUEUE_WAIT.observe(max((now - outcome.created_at).total_seconds(), 0))
+            else:
+                decisions[m.receipt_handle] = self._unclaimed(m, job_id, outcome)
+        return batch
+
+    def _unclaimed(self, message: ReceivedMessage, job_id: str, why: NotClaimed) -> Decision:
+        if why.reason in (Unclaimed.FINISHED, Unclaimed.DUPLICATE):
+            return Ack()  # a duplicate delivery: the job is (or is being) finished
+        if why.reason is Unclaimed.UNKNOWN:
             logger.error("message %s names unknown job %s", message.message_id, job_id)
             return Retry(self.backoff(message.receive_count))
-        if JobStatus(existing["status"]).is_final:
-            return Ack()  # a duplicate delivery of a finished job
-        lease_until = existing.get("leaseUntil")
-        if lease_until is not None:  # another worker holds it: look again after its lease
-            remaining = (lease_until - utcnow()).total_seconds()
+        if why.lease_until is not None:  # another worker holds it: look again after its lease
+            remaining = (why.lease_until - utcnow()).total_seconds()
             return Retry(min(max(int(remaining) + 1, 1), MAX_VISIBILITY))
         return Retry(1)
 
-    async def grade_and_finish(self, claimed: Claimed, *, tickets: WriteTickets) -> Decision:
-        """Grade a claimed job and record the outcome (``tickets``: from
-        :meth:`expecting_writes`). Raises StorageUnavailableError."""
-        job, owner = claimed.job, claimed.owner
-        job_id: str = job["_id"]
-        started = time.monotonic()
-        if job["attempts"] > self._max_attempts:
-            error = f"gave up after {job['attempts'] - 1} attempts"
-            return await self._finish(job, owner, started, tickets, error=error)
-        try:
-            paper = await self._papers.get(job["paperId"])
-        except PaperNotFoundError as e:
-            return await self._finish(job, owner, started, tickets, error=str(e))
-        await failpoints.hit("before_grade")
-        raw_answers = json.loads(job["payload"])
-        answers = [AnswerIn.model_validate(a) for a in raw_answers]
-        result = grade(paper=paper, answers=answers)
-        now = utcnow()
-        submission_id = await self._store.submit(
-            {
-                "jobId": job_id,
-                "studentId": job["studentId"],
-                "paperId": job["paperId"],
-                "instituteId": job["instituteId"],
-                "answers": raw_answers,
-                "score": result.score,
-                "total": result.total,
-                "gradedAt": now,
-            },
-            ticket=tickets.store,
-        )
-        await failpoints.hit("after_store")
-        job_result = JobResult(submission_id=submission_id, score=result.score, total=result.total)
-        return await self._finish(job, owner, started, tickets, result=job_result)
+    # -- grade and finish -------------------------------------------------------------------
 
-    async def _finish(
-        self,
-        job: Document,
-        owner: str,
-        started: float,
-        tickets: WriteTickets,
-        *,
-        result: JobResult | None = None,
-        error: str | None = None,
-    ) -> Decision:
-        now = utcnow()
-        tickets.store.withdraw()  # a failed job writes no submission
-        finish = Finish(job["_id"], owner, now, result, error)
-        if not await self._finish_writes.submit(finish, ticket=tickets.finish):
-            current = await self._jobs.get(job["_id"])
-            if current is None or not JobStatus(current["status"]).is_final:
-                # lease lost to another worker: it will finish the job; ours is redundant
-                logger.warning("job %s: lease lost before finishing", job["_id"])
-                return Retry(1)
-            logger.info("job %s was already finished by another delivery", job["_id"])
-            return Ack()
-        outcome = "completed" if result is not None else "failed"
-        if error is not None:
-            logger.warning("job %s failed: %s", job["_id"], error)
-        JOBS_PROCESSED.labels(outcome=outcome).inc()
-        JOB_PROCESSING.observe(time.monotonic() - started)
-        JOB_END_TO_END.observe(max((now - job["createdAt"]).total_seconds(), 0))
+    async def grade_and_finish(self, batch: ClaimedBatch) -> dict[str, Decision]:
+        """Grade the claimed jobs, store their submissions (one round trip) and finish them
+        (one round trip). Raises StorageUnavailableError for a failed shared round trip."""
+        decisions: dict[str, Decision] = {}
+        graded: list[tuple[ReceivedMessage, Job, Submission]] = []
+        finishes: list[tuple[ReceivedMessage, Job, Finish]] = []
+        await failpoints.hit("before_grade")
+        for m, job in batch.work:
+            try:
+                outcome = await self._grade(job, batch.lease.token)
+            except Exception:  # a bug must not take the batch down: retry, then DLQ
+                logger.exception("unexpected error grading job %s", job.job_id)
+                decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+                continue
+            if isinstance(outcome, Submission):
+                graded.append((m, job, outcome))
+            else:
+                finishes.append((m, job, outcome))
+        if graded:
+            stored = await self._submissions.store_many([s for _, _, s in graded])
+            await failpoints.hit("after_store")
+            for (m, job, sub), error in zip(graded, stored, strict=True):
+                if error is None:
+                    result = JobResult(
+                        submission_id=sub.submission_id, score=sub.score, total=sub.total
+                    )
+                    finishes.append((m, job, self._finish(job, batch, result=result)))
+                elif isinstance(error, UnstorableDocumentError):
+                    finishes.append((m, job, self._finish(job, batch, error=str(error))))
+                else:
+                    logger.warning("job %s: submission not stored: %s", job.job_id, error)
+                    decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+        decisions |= await self._finish_all(batch, finishes)
+        return decisions
+
+    async def _grade(self, job: Job, token: str) -> Submission | Finish:
+        """The job's submission, or its failed Finish when it cannot be graded."""
+        if job.attempts > self._max_attempts:
+            error = f"gave up after {job.attempts - 1} attempts"
+            return Finish(job.job_id, token, utcnow(), error=error)
+        try:
+            paper: Paper = await self._papers.get(job.paper_id)
+        except NotFoundError as e:
+            return Finish(job.job_id, token, utcnow(), error=str(e))
+        result = grade(paper=paper, answers=job.answers())
+        return Submission(
+            job_id=job.job_id,
+            student_id=job.student_id,
+            paper_id=job.paper_id,
+            institute_id=job.institute_id,
+            answers=job.raw_answers(),
+            score=result.score,
+            total=result.total,
+            graded_at=utcnow(),
+        )
+
+    @staticmethod
+    def _finish(
+        job: Job, batch: ClaimedBatch, *, result: JobResult | None = None, error: str | None = None
+    ) -> Finish:
+        return Finish(job.job_id, batch.lease.token, utcnow(), result=result, error=error)
+
+    async def _finish_all(
+        self, batch: ClaimedBatch, finishes: list[tuple[ReceivedMessage, Job, Finish]]
+    ) -> dict[str, Decision]:
+        decisions: dict[str, Decision] = {}
+        if not finishes:
+            return decisions
+        outcomes = await self._jobs.finish_many([f for _, _, f in finishes])
+        batch.lease.done(job.job_id for _, job, _ in finishes)
+        elapsed = time.monotonic() - batch.claimed_at
+        for (m, job, finish), outcome in zip(finishes, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.warning("job %s: final status not written: %s", job.job_id, outcome)
+                decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+            elif outcome is Finished.LEASE_LOST:
+                # another worker took the job over: it will finish it; ours is redundant
+                logger.warning("job %s: lease lost before finishing", job.job_id)
+                decisions[m.receipt_handle] = Retry(1)
+            else:
+                if outcome is Finished.ALREADY:
+                    logger.info("job %s was already finished by another delivery", job.job_id)
+                else:
+                    self._observe(job, finish, elapsed)
+                decisions[m.receipt_handle] = Ack()
+        return decisions
+
+    @staticmethod
+    def _observe(job: Job, finish: Finish, elapsed: float) -> None:
+        if finish.error is not None:
+            logger.warning("job %s failed: %s", job.job_id, finish.error)
+        JOBS_PROCESSED.labels(outcome="completed" if finish.result else "failed").inc()
+        JOB_PROCESSING.observe(elapsed)
+        JOB_END_TO_END.observe(max((finish.now - job.created_at).total_seconds(), 0))
         LAST_PROCESSED.set(time.time())
-        return Ack()

@@ -22,7 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smartpapers.common.errors import QueueUnavailableError
 from smartpapers.common.logging import configure_logging
-from smartpapers.common.queue import SQSClient, open_sqs_client, sqs_errors
+from smartpapers.common.queue import SqsQueue, open_sqs_client
+from smartpapers.common.queue_admin import QueueAdmin, QueuePair
 from smartpapers.worker.dlq import inspect_dlq, redrive_dlq
 
 logger = logging.getLogger(__name__)
@@ -42,59 +43,28 @@ class QueueSettings(BaseSettings):
     log_format: str = "text"
 
 
-async def _ensure_queue(sqs: SQSClient, name: str, attributes: dict[str, str]) -> str:
-    """CreateQueue is idempotent for identical attributes; on a mismatch, update them."""
-    try:
-        async with sqs_errors("CreateQueue"):
-            resp = await sqs.create_queue(QueueName=name, Attributes=attributes)  # type: ignore[arg-type]
-        return resp["QueueUrl"]
-    except QueueUnavailableError as e:
-        cause = e.__cause__
-        code = getattr(cause, "response", {}).get("Error", {}).get("Code", "")
-        if "QueueAlreadyExists" not in code and "QueueNameExists" not in code:
-            raise
-    async with sqs_errors("GetQueueUrl"):
-        url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
-    async with sqs_errors("SetQueueAttributes"):
-        await sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
-    return url
-
-
-async def create_queues(sqs: SQSClient, settings: QueueSettings) -> dict[str, str]:
-    retention = str(settings.sqs_message_retention_seconds)
-    dlq_url = await _ensure_queue(sqs, settings.sqs_dlq_name, {"MessageRetentionPeriod": retention})
-    async with sqs_errors("GetQueueAttributes"):
-        attrs = await sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
-    dlq_arn = attrs["Attributes"]["QueueArn"]
-    redrive = json.dumps(
-        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.sqs_max_receive_count}
+async def create_queues(admin: QueueAdmin, settings: QueueSettings) -> QueuePair:
+    return await admin.create_pair(
+        name=settings.sqs_queue_name,
+        dlq_name=settings.sqs_dlq_name,
+        visibility_timeout=settings.sqs_visibility_timeout_seconds,
+        max_receive_count=settings.sqs_max_receive_count,
+        retention_seconds=settings.sqs_message_retention_seconds,
     )
-    main_url = await _ensure_queue(
-        sqs,
-        settings.sqs_queue_name,
-        {
-            "VisibilityTimeout": str(settings.sqs_visibility_timeout_seconds),
-            "ReceiveMessageWaitTimeSeconds": "20",
-            "MessageRetentionPeriod": retention,
-            "RedrivePolicy": redrive,
-        },
-    )
-    return {"SMARTPAPERS_SQS_QUEUE_URL": main_url, "SMARTPAPERS_SQS_DLQ_URL": dlq_url}
 
 
 async def _run(args: argparse.Namespace, settings: QueueSettings) -> dict[str, Any]:
     async with open_sqs_client(
         region=settings.aws_region, endpoint_url=settings.sqs_endpoint_url
     ) as sqs:
+        admin = QueueAdmin(sqs)
         if args.command == "create":
-            return await create_queues(sqs, settings)
-        async with sqs_errors("GetQueueUrl"):
-            main_url = (await sqs.get_queue_url(QueueName=settings.sqs_queue_name))["QueueUrl"]
-        async with sqs_errors("GetQueueUrl"):
-            dlq_url = (await sqs.get_queue_url(QueueName=settings.sqs_dlq_name))["QueueUrl"]
+            return (await create_queues(admin, settings)).env()
+        main = SqsQueue(client=sqs, url=await admin.url_of(settings.sqs_queue_name))
+        dlq = SqsQueue(client=sqs, url=await admin.url_of(settings.sqs_dlq_name))
         if args.command == "dlq-inspect":
-            return await inspect_dlq(sqs, dlq_url=dlq_url, sample=args.sample)
-        return await redrive_dlq(sqs, dlq_url=dlq_url, main_url=main_url, limit=args.limit)
+            return await inspect_dlq(dlq, sample=args.sample)
+        return await redrive_dlq(dlq=dlq, main=main, limit=args.limit)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,24 +13,17 @@ from smartpapers.common.settings import CommonSettings
 
 
 class Settings(CommonSettings):
-    worker_concurrency: int = Field(default=50, ge=1, le=1_000, description="in-flight jobs")
+    worker_concurrency: int = Field(
+        default=50, ge=1, le=1_000, description="most jobs in flight (the adaptive limit's cap)"
+    )
+    worker_adaptive_concurrency: bool = Field(
+        default=True,
+        description="follow database latency below worker_concurrency (AIMD); false = always "
+        "worker_concurrency",
+    )
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9100, ge=0, le=65535)
     worker_drain_timeout_seconds: float = Field(default=25, ge=0)
-    worker_write_batch_size: int = Field(
-        default=10,
-        ge=1,
-        le=10,
-        description="submission inserts / final-status updates per MongoDB round trip; "
-        "1 = one write per job (the benchmark's naive baseline)",
-    )
-    worker_write_linger_seconds: float = Field(
-        default=0.02,
-        gt=0,
-        le=0.1,
-        description="the longest a job's write waits for the other jobs in flight (it goes "
-        "out as soon as all of them have written or failed)",
-    )
     sqs_wait_time_seconds: int = Field(default=20, ge=0, le=20)
     sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43_200)
     sweeper_enabled: bool = True

@@ -25,7 +25,7 @@ from prometheus_client import Counter
 
 from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
 from smartpapers.common.queue import SqsQueue
-from smartpapers.common.repositories import JobRepository, LockRepository
+from smartpapers.common.repositories import JobRepository, LockRepository, SweepRepository
 from smartpapers.common.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -54,20 +54,24 @@ class Sweeper:
     def __init__(
         self,
         *,
+        sweeps: SweepRepository,
         jobs: JobRepository,
         locks: LockRepository,
         queue: SqsQueue,
         owner: str,
+        lease_seconds: float,
         interval_seconds: float = 30,
         unsent_grace_seconds: float = 30,
         stale_after_seconds: float = 900,
         max_attempts: int = 5,
         batch_limit: int = 500,
     ) -> None:
+        self.sweeps = sweeps
         self.jobs = jobs
         self.locks = locks
         self.queue = queue
         self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
         self.interval = interval_seconds
         self.unsent_grace = timedelta(seconds=unsent_grace_seconds)
         self.stale_after = timedelta(seconds=stale_after_seconds)
@@ -95,24 +99,29 @@ class Sweeper:
             return report
         report.leader = True
 
-        for job in await self.jobs.expired_leases(now=now, limit=self.batch_limit):
-            if job.get("attempts", 0) >= self.max_attempts:
-                error = f"gave up after {job['attempts']} attempts (worker lease expired)"
-                if await self.jobs.fail_expired(job, now=now, error=error):
-                    report.failed += 1
-            elif await self.jobs.requeue_expired(job, now=now):
-                report.requeued += 1
-
-        unsent = await self.jobs.unsent(
-            created_before=now - self.unsent_grace, limit=self.batch_limit
+        expired = await self.sweeps.expired_leases(
+            now=now, lease=self.lease, limit=self.batch_limit
         )
-        stale = await self.jobs.stale_queued(
+        requeued: list[str] = []
+        for lease in expired:
+            if lease.attempts >= self.max_attempts:
+                error = f"gave up after {lease.attempts} attempts (worker lease expired)"
+                if await self.sweeps.fail_expired(lease, now=now, error=error):
+                    report.failed += 1
+            elif await self.sweeps.requeue_expired(lease, now=now):
+                requeued.append(lease.job_id)
+        report.requeued = len(requeued)
+
+        unsent = await self.sweeps.unsent(
+            updated_before=now - self.unsent_grace, limit=self.batch_limit
+        )
+        stale = await self.sweeps.stale_queued(
             updated_before=now - self.stale_after, limit=self.batch_limit
         )
-        to_send = list(dict.fromkeys(unsent + stale))
+        to_send = list(dict.fromkeys(requeued + unsent + stale))  # requeued: sent at once
         if to_send:
             # mark first: these jobs have no message, so no worker writes them meanwhile
-            await self.jobs.mark_enqueued(to_send, now=now)
+            await self.sweeps.mark_enqueued(to_send, now=now)
             failed = await self.queue.send_job_ids(to_send)
             if failed:
                 await self.jobs.mark_unsent(failed)

@@ -1,6 +1,7 @@
 """``smartpapers-dev`` (``make dev``): the whole system in the foreground, no Docker.
 
-ElasticMQ on 127.0.0.1:9324, FerretDB on 127.0.0.1:27017, the queues created, the API on
+A :class:`~smartpapers.devstack.stack.LocalStack` on the well-known ports: ElasticMQ on
+127.0.0.1:9324, the database on 127.0.0.1:27017, the queues created, the API on
 http://127.0.0.1:8000 and N workers; ``demo-paper`` seeded. Ctrl-C (or SIGTERM) stops every
 child in order — workers first so they drain, then the API, then the servers. Data is kept
 under ``.data/``.
@@ -15,64 +16,22 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-import httpx
-
-from smartpapers.devstack.demo import DEMO_PAPER_ID, demo_paper
 from smartpapers.devstack.servers import (
-    EMULATOR_AWS_ENV,
     ManagedProcess,
     ServerStartError,
     port_open,
-    python_module,
     spawn,
-    start_elasticmq,
-    start_ferretdb,
     wait_for_port,
 )
+from smartpapers.devstack.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[5]
 
 logger = logging.getLogger("smartpapers.devstack")
-
-
-def create_queues(env: dict[str, str]) -> dict[str, str]:
-    out = subprocess.run(
-        python_module("smartpapers.worker.queues_cli") + ["create"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if out.returncode != 0:
-        raise ServerStartError(f"queue bootstrap failed: {out.stderr.strip()}")
-    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
-
-
-def wait_ready(api: str, procs: list[ManagedProcess], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            if not p.running:
-                raise ServerStartError(f"{p.name} exited early:\n{p.tail()}")
-        try:
-            if httpx.get(f"{api}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise ServerStartError(f"API not ready at {api}/readyz within {timeout:.0f}s")
-
-
-def seed(api: str) -> None:
-    r = httpx.post(f"{api}/api/papers", json=demo_paper(), timeout=10)
-    if r.status_code not in (201, 409):
-        raise ServerStartError(f"seeding {DEMO_PAPER_ID} failed: {r.status_code} {r.text}")
 
 
 BANNER = """
@@ -80,7 +39,7 @@ BANNER = """
     API        {api}   (docs: {api}/docs, metrics: {api}/metrics)
     workers    {workers}
     SQS        {sqs}   queue {queue}
-    MongoDB    mongodb://127.0.0.1:{mongo_port}/{db}  (FerretDB, data in {data})
+    MongoDB    {mongo}  (SecantusDB, data in {data})
 
   Try it:
     curl -s -X POST {api}/api/submissions -H 'Content-Type: application/json' \\
@@ -169,80 +128,43 @@ def main(argv: list[str] | None = None) -> int:
 
     data = args.data_dir.resolve()
     out = sys.stdout
-    servers: list[ManagedProcess] = []
-    apps: list[ManagedProcess] = []
+    stack = LocalStack(
+        data,
+        sqs_port=args.sqs_port,
+        mongo_port=args.mongo_port,
+        api_port=args.api_port,
+        worker_metrics_port=args.worker_metrics_port,
+        persist=True,
+        sink=out,
+    )
+    prometheus: ManagedProcess | None = None
     try:
-        logger.info("starting ElasticMQ and FerretDB (data under %s)", data)
-        servers.append(
-            start_elasticmq(
-                port=args.sqs_port,
-                work_dir=data / "elasticmq",
-                persist=True,
-                sink=out,
-                log_level="INFO",
-            )
-        )
-        servers.append(start_ferretdb(port=args.mongo_port, data_dir=data / "ferretdb", sink=out))
-        sqs = f"http://127.0.0.1:{args.sqs_port}"
-        env = {
-            **EMULATOR_AWS_ENV,
-            "SMARTPAPERS_SQS_ENDPOINT_URL": sqs,
-            "SMARTPAPERS_AWS_REGION": "us-east-1",
-            "SMARTPAPERS_MONGO_URI": f"mongodb://127.0.0.1:{args.mongo_port}/",
-            "SMARTPAPERS_LOG_FORMAT": "text",
-            "SMARTPAPERS_AUTH_MODE": "none",
-        }
-        env.update(create_queues(env))
-        api = f"http://127.0.0.1:{args.api_port}"
-        apps.append(
-            spawn(
-                "api",
-                python_module("smartpapers.api"),
-                sink=out,
-                env={**env, "SMARTPAPERS_API_PORT": str(args.api_port)},
-            )
-        )
-        for i in range(args.workers):
-            apps.append(
-                spawn(
-                    f"worker-{i + 1}",
-                    python_module("smartpapers.worker"),
-                    sink=out,
-                    env={
-                        **env,
-                        "SMARTPAPERS_WORKER_METRICS_PORT": str(args.worker_metrics_port + i),
-                    },
-                )
-            )
-        wait_ready(api, apps)
-        seed(api)
+        logger.info("starting ElasticMQ and the database (data under %s)", data)
+        stack.start(workers=args.workers)
         if args.prometheus:
-            servers.append(
-                start_prometheus(
-                    workers=args.workers,
-                    api_port=args.api_port,
-                    worker_base_port=args.worker_metrics_port,
-                    data=data / "prometheus",
-                    sink=out,
-                )
+            prometheus = start_prometheus(
+                workers=args.workers,
+                api_port=args.api_port,
+                worker_base_port=args.worker_metrics_port,
+                data=data / "prometheus",
+                sink=out,
             )
         workers = ", ".join(
             f"http://127.0.0.1:{args.worker_metrics_port + i}/metrics" for i in range(args.workers)
         )
         out.write(
             BANNER.format(
-                api=api,
+                api=stack.api_url,
                 workers=workers,
-                sqs=sqs,
-                queue=env["SMARTPAPERS_SQS_QUEUE_URL"],
-                mongo_port=args.mongo_port,
-                db="smartpapers",
+                sqs=stack.sqs_url,
+                queue=stack.queue_url,
+                mongo=stack.database_uri,
                 data=data,
             )
         )
         out.flush()
         while not stop.wait(0.5):
-            dead = [p for p in servers + apps if not p.running]
+            dead = stack.dead() + ([prometheus] if prometheus and not prometheus.running else [])
             if dead:
                 logger.error(
                     "%s exited (code %s); stopping the stack",
@@ -255,13 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", e)
         return 1
     finally:
-        # workers first (they drain), then the API, then the servers they depend on
-        for p in reversed(apps):
-            p.signal(signal.SIGTERM)
-        for p in reversed(apps):
-            p.stop(timeout=60)
-        for p in reversed(servers):
-            p.stop(timeout=15)
+        stack.stop()
+        if prometheus is not None:
+            prometheus.stop(timeout=15)
         logger.info("stopped")
 
 

@@ -1,4 +1,4 @@
-"""Start and stop the local third-party servers (ElasticMQ, FerretDB) and our own processes.
+"""Start and stop the local third-party servers (ElasticMQ, the database) and our own processes.
 
 Binaries come from the cache that ``scripts/install-tools.sh`` fills
 (``$SMARTPAPERS_CACHE``, default ``~/.cache/smartpapers``). Every server binds 127.0.0.1.
@@ -232,18 +232,37 @@ def start_elasticmq(
     return proc
 
 
-def start_ferretdb(
-    *, port: int, data_dir: Path, sink: IO[str] | None = None, timeout: float = 30
+SECANTUSDB_VERSION = "0.7.0b3"
+
+
+def mongo_uri(port: int) -> str:
+    """The local database's URI. ``directConnection``: it presents itself as a one-member
+    replica set (so change streams work); the driver must not go looking for other members."""
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+
+def start_database(
+    *, port: int, data_dir: Path, sink: IO[str] | None = None, timeout: float = 60
 ) -> ManagedProcess:
-    binary = _require(cache_dir() / "bin" / "smartpapers-ferretdb", "ferretdb")
+    """The local MongoDB-compatible server: SecantusDB's Python server on WiredTiger
+    (docs/performance.md explains the choice), data kept in ``data_dir``."""
+    binary = _require(
+        cache_dir() / f"secantusdb-{SECANTUSDB_VERSION}" / "bin" / "secantusd-py", "secantusdb"
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
+    # an explicit (empty) config file: no secantusd.toml found in the working directory or
+    # the home directory changes the server's behaviour
+    config = data_dir.parent / "secantusd.toml"
+    config.touch()
     proc = spawn(
-        "ferretdb",
+        "database",
         [
             str(binary),
-            f"-listen-addr=127.0.0.1:{port}",
-            f"-sqlite-url=file:{data_dir}/",
-            "-log-level=error",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--storage-path={data_dir}",
+            "--log-level=WARNING",
+            f"--config={config}",
         ],
         sink=sink,
     )

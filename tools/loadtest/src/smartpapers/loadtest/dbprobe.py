@@ -1,14 +1,18 @@
-"""``smartpapers-loadtest dbprobe``: what one MongoDB operation of the job path costs on a
-database server as the jobs collection grows — the evidence behind the local stack's limits.
+"""``smartpapers-loadtest dbprobe``: what each database operation of the job path costs on a
+MongoDB-compatible server as the jobs collection grows — the evidence behind the choice of
+the local database (docs/performance.md#the-local-database).
 
-By default it starts a throw-away FerretDB (the local stack's database) on a free 127.0.0.1
-port; ``--mongo-uri`` probes another server (a real MongoDB, for comparison). Each
-operation is timed on documents shaped like jobs, at every collection size given.
+By default it starts a throw-away local database (SecantusDB) on a free 127.0.0.1 port;
+``--mongo-uri`` probes any other server (a real MongoDB, FerretDB, …). At every collection
+size, each operation is timed ``--samples`` times on jobs picked at random positions (a
+server that scans stops early for the first-inserted documents, so sampling only those
+would understate the cost for new jobs), with the filters the repositories use.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -20,33 +24,59 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pymongo import MongoClient, ReturnDocument
+from pymongo import MongoClient, UpdateOne
 from pymongo.collection import Collection
 
-from smartpapers.devstack.servers import free_port, start_ferretdb
+from smartpapers.devstack.servers import free_port, mongo_uri, start_database
 
-Op = Callable[[Collection[dict[str, Any]], str, datetime], object]
+Coll = Collection[dict[str, Any]]
+Op = Callable[[Coll, list[str], datetime], object]
+BATCH = 10
 
-#: the job path's operations, with the filters the repositories use
-OPERATIONS: dict[str, Op] = {
-    "read by _id (status poll)": lambda c, i, now: c.find_one({"_id": i}),
-    "claim: findAndModify {_id, $or status/lease}": lambda c, i, now: c.find_one_and_update(
+
+def _claim(c: Coll, ids: list[str], now: datetime) -> object:
+    return c.update_many(
+        {"_id": {"$in": ids}, "status": "queued"},
         {
-            "_id": i,
-            "$or": [
-                {"status": "queued"},
-                {"status": "processing", "leaseUntil": {"$lt": now}},
-            ],
+            "$set": {"status": "processing", "leaseOwner": "w/1", "leaseUntil": now},
+            "$inc": {"attempts": 1},
+            "$min": {"startedAt": now},
         },
-        {"$set": {"status": "processing", "leaseOwner": "w", "leaseUntil": now}},
-        return_document=ReturnDocument.AFTER,
+    )
+
+
+def _finish(c: Coll, ids: list[str], now: datetime) -> object:
+    return c.bulk_write(
+        [
+            UpdateOne(
+                {"_id": i, "status": "processing", "leaseOwner": "w/1"},
+                {"$set": {"status": "completed", "completedAt": now}, "$unset": {"leaseOwner": ""}},
+            )
+            for i in ids
+        ],
+        ordered=False,
+    )
+
+
+#: the job path's operations, each on a batch of 10 random jobs (the status read on one)
+OPERATIONS: dict[str, Op] = {
+    "status read: find {_id}": lambda c, ids, now: c.find_one({"_id": ids[0]}),
+    "claim: updateMany {_id $in 10, status}": _claim,
+    "claim read-back: find {_id $in 10}": lambda c, ids, now: list(c.find({"_id": {"$in": ids}})),
+    "finish: bulk of 10 {_id, status, leaseOwner}": _finish,
+    "sweeper: expired leases": lambda c, ids, now: list(
+        c.find(
+            {
+                "status": "processing",
+                "updatedAt": {"$lte": now - timedelta(seconds=60)},
+                "leaseUntil": {"$lt": now},
+            }
+        ).limit(500)
     ),
-    "finish: update {_id, status, leaseOwner}": lambda c, i, now: c.update_one(
-        {"_id": i, "status": "processing", "leaseOwner": "w"},
-        {"$set": {"status": "completed"}, "$unset": {"leaseOwner": ""}},
-    ),
-    "update {_id} only (no compare-and-set)": lambda c, i, now: c.update_one(
-        {"_id": i}, {"$set": {"updatedAt": now}}
+    "sweeper: stale queued": lambda c, ids, now: list(
+        c.find(
+            {"status": "queued", "updatedAt": {"$lt": now - timedelta(days=1)}, "enqueued": True}
+        ).limit(500)
     ),
 }
 
@@ -57,34 +87,50 @@ def job(now: datetime) -> dict[str, Any]:
         "status": "queued",
         "studentId": "s1",
         "paperId": "demo-paper",
-        "payload": '[{"questionId":"q1","answer":"A"}]' * 12,
+        "instituteId": "demo-institute",
+        "payload": '[{"questionId":"q1","answer":"A"}]' * 20,
         "attempts": 0,
         "enqueued": True,
         "createdAt": now,
+        "updatedAt": now,
+        "result": None,
+        "error": None,
     }
 
 
-def probe(uri: str, sizes: list[int], samples: int) -> list[tuple[int, str, float]]:
+def _indexes(coll: Coll) -> None:
+    """The job indexes of ``smartpapers.common.mongo.ensure_indexes``."""
+    coll.create_index([("idempotencyKey", 1)], unique=True, sparse=True, name="idempotencyKey")
+    coll.create_index([("status", 1), ("updatedAt", 1)], name="sweep")
+
+
+def probe(
+    uri: str, sizes: list[int], samples: int, *, seed: int = 1
+) -> list[tuple[int, str, float]]:
     """(collection size, operation, median ms) for every size and operation."""
+    rng = random.Random(seed)
     client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
     try:
         coll = client["smartpapers_dbprobe"][f"jobs_{uuid.uuid4().hex[:8]}"]
+        _indexes(coll)
         now = datetime.now(UTC)
+        queued: list[str] = []
         rows = []
         try:
             for size in sorted(sizes):
-                missing = size - coll.count_documents({})
-                if missing > 0:
-                    coll.insert_many([job(now) for _ in range(missing)])
-                ids = [d["_id"] for d in coll.find({}, {"_id": 1}).limit(samples)]
-                for name, op in OPERATIONS.items():
-                    times = []
-                    for job_id in ids:
+                while (missing := size - coll.estimated_document_count()) > 0:
+                    docs = [job(now) for _ in range(min(missing, 5_000))]
+                    coll.insert_many(docs, ordered=False)
+                    queued.extend(d["_id"] for d in docs)
+                times: dict[str, list[float]] = {name: [] for name in OPERATIONS}
+                for _ in range(samples):
+                    # ten jobs still queued, at random positions: claimed, then finished
+                    picked = [queued.pop(rng.randrange(len(queued))) for _ in range(BATCH)]
+                    for name, op in OPERATIONS.items():
                         started = time.perf_counter()
-                        op(coll, job_id, now + timedelta(seconds=1))
-                        times.append((time.perf_counter() - started) * 1000)
-                    rows.append((size, name, statistics.median(times)))
-                coll.update_many({}, {"$set": {"status": "queued"}})
+                        op(coll, picked, now + timedelta(seconds=1))
+                        times[name].append((time.perf_counter() - started) * 1000)
+                rows += [(size, name, statistics.median(t)) for name, t in times.items()]
         finally:
             coll.drop()
         return rows
@@ -95,7 +141,7 @@ def probe(uri: str, sizes: list[int], samples: int) -> list[tuple[int, str, floa
 def table(rows: list[tuple[int, str, float]]) -> str:
     sizes = sorted({size for size, _, _ in rows})
     lines = [
-        "| operation | " + " | ".join(f"{s:,} jobs" for s in sizes) + " |",
+        "| operation (median) | " + " | ".join(f"{s:,} jobs" for s in sizes) + " |",
         "|---|" + "---|" * len(sizes),
     ]
     for name in OPERATIONS:
@@ -106,27 +152,27 @@ def table(rows: list[tuple[int, str, float]]) -> str:
 
 
 @contextmanager
-def ferretdb() -> Iterator[str]:
+def local_database() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="smartpapers-dbprobe-") as tmp:
         port = free_port()
-        server = start_ferretdb(port=port, data_dir=Path(tmp))
+        server = start_database(port=port, data_dir=Path(tmp) / "database")
         try:
-            yield f"mongodb://127.0.0.1:{port}/"
+            yield mongo_uri(port)
         finally:
             server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="smartpapers-loadtest dbprobe", description=__doc__)
-    p.add_argument("--sizes", default="1000,10000", help="collection sizes (comma-separated)")
-    p.add_argument("--samples", type=int, default=20, help="operations timed per size")
-    p.add_argument("--mongo-uri", default=None, help="probe this server instead of FerretDB")
+    p.add_argument("--sizes", default="10000,100000", help="collection sizes (comma-separated)")
+    p.add_argument("--samples", type=int, default=15, help="batches timed per size")
+    p.add_argument("--mongo-uri", default=None, help="probe this server instead")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.mongo_uri:
         rows = probe(args.mongo_uri, sizes, args.samples)
     else:
-        with ferretdb() as uri:
+        with local_database() as uri:
             rows = probe(uri, sizes, args.samples)
     sys.stdout.write(table(rows) + "\n")
     return 0

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from smartpapers.api.dependencies import ServicesDep
-from smartpapers.common.errors import QueueUnavailableError
-from smartpapers.common.queue import sqs_errors
+from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
+from smartpapers.common.mongo import ping
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -30,17 +30,14 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
     async def mongo() -> None:
         try:
-            await services.mongo.admin.command("ping")
+            await ping(services.mongo)
             checks["mongo"] = "ok"
-        except Exception as e:  # any failure means not ready
-            checks["mongo"] = f"error: {type(e).__name__}"
+        except StorageUnavailableError as e:
+            checks["mongo"] = f"error: {e.__cause__.__class__.__name__}"
 
     async def sqs() -> None:
         try:
-            async with sqs_errors("GetQueueAttributes"):
-                await services.queue.client.get_queue_attributes(
-                    QueueUrl=services.queue.url, AttributeNames=["QueueArn"]
-                )
+            await services.queue.arn()
             checks["sqs"] = "ok"
         except QueueUnavailableError as e:
             checks["sqs"] = f"error: {e.__cause__.__class__.__name__}"

@@ -21,7 +21,6 @@ from smartpapers.api.metrics import SUBMISSIONS_ACCEPTED
 from smartpapers.api.submissions import accept_submission
 from smartpapers.common.errors import JobNotFoundError
 from smartpapers.common.models import MAX_ID_LENGTH, JobView, SubmissionAccepted, SubmissionIn
-from smartpapers.common.repositories import job_view
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"], route_class=AuthenticatedRoute)
 
@@ -54,7 +53,7 @@ async def submit(
     job_id = await accept_submission(
         submission=submission,
         idempotency_key=idempotency_key,
-        job_writer=services.job_writer,
+        intake=services.intake,
         paper_cache=paper_cache,
         batcher=services.batcher,
         send_timeout=services.settings.send_timeout_seconds,
@@ -83,11 +82,11 @@ async def job_status(
 ) -> JobView:
     key = principal.subject if principal.subject is not None else f"ip:{client_ip(request)}"
     await limiter.hit("status", key, services.settings.status_polls_limit)
-    doc = await jobs.get(job_id) if len(job_id) <= MAX_ID_LENGTH else None
+    job = await jobs.get(job_id) if len(job_id) <= MAX_ID_LENGTH else None
     # another student's job is "not found", never "forbidden": ids leak nothing
-    if doc is None or not can_read_job(principal, doc):
+    if job is None or not can_read_job(principal, job):
         raise JobNotFoundError(job_id[:MAX_ID_LENGTH])
-    return job_view(doc)
+    return job.view()
 
 
 __all__ = ["router", "error_response"]

@@ -1,0 +1,75 @@
+"""Queue administration through the SQS adapter: the bootstrap (the original ``setup-sqs.sh``:
+main queue + DLQ + redrive policy, idempotent) and queue look-ups by name. Like
+:mod:`smartpapers.common.queue`, the only code that calls the SQS client."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from smartpapers.common.errors import QueueUnavailableError
+from smartpapers.common.queue import SQSClient, SqsQueue, sqs_errors
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePair:
+    """A main queue and its dead-letter queue."""
+
+    main: str
+    dlq: str
+
+    def env(self) -> dict[str, str]:
+        return {"SMARTPAPERS_SQS_QUEUE_URL": self.main, "SMARTPAPERS_SQS_DLQ_URL": self.dlq}
+
+
+class QueueAdmin:
+    def __init__(self, client: SQSClient) -> None:
+        self._client = client
+
+    async def url_of(self, name: str) -> str:
+        async with sqs_errors("GetQueueUrl"):
+            return (await self._client.get_queue_url(QueueName=name))["QueueUrl"]
+
+    async def ensure(self, name: str, attributes: dict[str, str]) -> str:
+        """CreateQueue is idempotent for identical attributes; on a mismatch, update them."""
+        try:
+            async with sqs_errors("CreateQueue"):
+                resp = await self._client.create_queue(QueueName=name, Attributes=attributes)  # type: ignore[arg-type]
+            return resp["QueueUrl"]
+        except QueueUnavailableError as e:
+            code = getattr(e.__cause__, "response", {}).get("Error", {}).get("Code", "")
+            if "QueueAlreadyExists" not in code and "QueueNameExists" not in code:
+                raise
+        url = await self.url_of(name)
+        async with sqs_errors("SetQueueAttributes"):
+            await self._client.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
+        return url
+
+    async def create_pair(
+        self,
+        *,
+        name: str,
+        dlq_name: str,
+        visibility_timeout: int,
+        max_receive_count: int,
+        retention_seconds: int,
+    ) -> QueuePair:
+        """The main queue with its DLQ and redrive policy (``maxReceiveCount`` deliveries)."""
+        retention = str(retention_seconds)
+        dlq_url = await self.ensure(dlq_name, {"MessageRetentionPeriod": retention})
+        dlq_arn = await SqsQueue(client=self._client, url=dlq_url).arn()
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+        main_url = await self.ensure(
+            name,
+            {
+                "VisibilityTimeout": str(visibility_timeout),
+                "ReceiveMessageWaitTimeSeconds": "20",
+                "MessageRetentionPeriod": retention,
+                "RedrivePolicy": redrive,
+            },
+        )
+        return QueuePair(main=main_url, dlq=dlq_url)
+
+    async def delete(self, url: str) -> None:
+        async with sqs_errors("DeleteQueue"):
+            await self._client.delete_queue(QueueUrl=url)
