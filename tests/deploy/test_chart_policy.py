@@ -243,6 +243,22 @@ def test_inconsistent_values_fail_rendering(sets: list[str], message: str) -> No
     assert message in render_fails([MINIMAL], sets)
 
 
+def test_every_problem_is_reported_at_once() -> None:
+    """templates/validation.yaml collects all problems before failing (Bitnami style)."""
+    out = render_fails(
+        [MINIMAL],
+        ["config.sqs.queueUrl=", "keda.minReplicaCount=5", "keda.maxReplicaCount=4",
+         "config.extra.SMARTPAPERS_LOG_LEVEL=DEBUG"],
+    )  # fmt: skip
+    assert "VALUES VALIDATION (4 problems)" in out  # min > max also puts the fallback outside
+    for message in (
+        "config.sqs.queueUrl is required",
+        "keda.minReplicaCount must be <=",
+        "config.extra.SMARTPAPERS_LOG_LEVEL is rendered by the chart: set config.log.level",
+    ):
+        assert message in out
+
+
 # --------------------------------------------------------------------------- security
 
 
