@@ -476,11 +476,14 @@ def rows() -> list[tuple[str, list[P]]]:
         P(
             "timeseries",
             "In-flight jobs vs concurrency limit",
-            "Jobs being processed now against the configured concurrency, summed over worker "
-            "pods. Saturation means more replicas are needed.",
+            "Jobs being processed now against the configured concurrency and the adaptive "
+            "limit (what the workers allow themselves at the database's current latency), "
+            "summed over worker pods. At the configured limit: more replicas help; far below "
+            "it: the database is the bottleneck.",
             "short",
             [
                 Q(f"sum(smartpapers_worker_inflight_jobs{{{WORKER}}})", "in flight"),
+                Q(f"sum(smartpapers_worker_inflight_limit{{{WORKER}}})", "adaptive limit"),
                 Q(f"sum(smartpapers_worker_concurrency_limit{{{WORKER}}})", "limit"),
             ],
         ),

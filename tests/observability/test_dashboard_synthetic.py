@@ -191,6 +191,7 @@ def _app_series(namespace: str | None, release: str) -> list[dict[str, str]]:
         s += _histogram(name, wrk, JOB_BUCKETS, 1490)
     add({"series": f"smartpapers_worker_inflight_jobs{_labels(wrk)}", "values": _gauge(40)})
     add({"series": f"smartpapers_worker_concurrency_limit{_labels(wrk)}", "values": _gauge(64)})
+    add({"series": f"smartpapers_worker_inflight_limit{_labels(wrk)}", "values": _gauge(48)})
     add(
         {
             "series": f"smartpapers_worker_last_processed_timestamp_seconds{_labels(wrk)}",
