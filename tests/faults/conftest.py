@@ -16,5 +16,10 @@ async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     except ServerStartError as e:
         stack.stop()
         pytest.fail(f"a required test server could not start: {e}", pytrace=False)
-    yield stack
-    stack.stop()
+    except BaseException:
+        stack.stop()  # whatever went wrong, no server outlives the test
+        raise
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -55,11 +55,6 @@ class Coalescer(Generic[T, R]):
         self._flushes: set[asyncio.Task[None]] = set()
         self._max_pending = max_pending
 
-    @property
-    def pending(self) -> int:
-        """Items waiting for a bulk call to start."""
-        return len(self._pending)
-
     async def submit(self, item: T) -> R:
         """The outcome of ``item`` within a bulk call (raises that item's error)."""
         if self._max_pending is not None and len(self._pending) >= self._max_pending:

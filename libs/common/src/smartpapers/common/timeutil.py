@@ -16,10 +16,3 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def isoformat(value: datetime | None) -> str | None:
-    aware = as_utc(value)
-    if aware is None:
-        return None
-    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -58,10 +58,6 @@ class JobIntake:
             max_pending=max_pending,
         )
 
-    @property
-    def pending(self) -> int:
-        return self._writer.pending
-
     async def store(self, job: Job) -> str:
         """The id the job is stored under (an earlier job's for a replayed
         Idempotency-Key). Raises OverloadedError past the admission bound, and
