@@ -11,7 +11,7 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help tools deps dev test test-unit test-integration test-e2e test-deploy \
+.PHONY: help tools dev-tools docs-config deps dev test test-unit test-integration test-e2e test-deploy \
         test-observability test-faults lint typecheck fmt dashboards dashboards-check queues \
         images kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
 
@@ -19,14 +19,17 @@ help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-tools: ## install pinned tools (uv, ElasticMQ, FerretDB, helm, checkov, Prometheus) if missing
+tools: ## install every pinned tool (make test's) if missing
 	bash scripts/install-tools.sh all
+
+dev-tools: ## install what make dev needs (uv, ElasticMQ, the database) if missing
+	bash scripts/install-tools.sh uv elasticmq secantusdb
 
 deps: ## install Python dependencies (uv workspace, locked)
 	bash scripts/install-tools.sh uv
 	$(UV) sync --frozen
 
-dev: tools deps ## run the whole system locally in the foreground (Ctrl-C stops it)
+dev: dev-tools deps ## run the whole system locally in the foreground (Ctrl-C stops it)
 	$(UV) run smartpapers-dev --workers $(WORKERS) $(if $(PROMETHEUS),--prometheus)
 
 test: tools deps ## lint, type-check and run every test suite (what CI runs)
@@ -38,10 +41,10 @@ test: tools deps ## lint, type-check and run every test suite (what CI runs)
 test-unit: deps ## unit tests only (no servers)
 	$(UV) run pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: tools deps ## API and worker against real ElasticMQ + FerretDB
+test-integration: dev-tools deps ## API and worker against real ElasticMQ + the database
 	$(UV) run pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: tools deps ## API + 2 worker processes, 200 concurrent submissions
+test-e2e: dev-tools deps ## API + 2 worker processes, 200 concurrent submissions
 	$(UV) run pytest tests/e2e $(PYTEST_ARGS)
 
 test-deploy chart-test: tools deps ## offline chart verification: helm lint/template, schemas, policies, KEDA sim
@@ -67,6 +70,9 @@ dashboards: deps ## regenerate the dashboard JSON and Prometheus rules into the 
 dashboards-check: deps ## fail if the committed dashboard/rules are stale
 	$(UV) run python -m dashboards.generate --check
 
+docs-config: deps ## regenerate the settings table of docs/configuration.md from the Settings classes
+	$(UV) run python -m smartpapers.devstack.configdoc
+
 queues: deps ## create the queues (+DLQ, redrive) on AWS or SMARTPAPERS_SQS_ENDPOINT_URL
 	$(UV) run smartpapers-queues create
 
@@ -89,16 +95,16 @@ keda-sim: deps ## replay a 10k burst against the rendered ScaledObject
 clean: ## remove local data and caches of this clone (not the shared tool cache)
 	rm -rf .data .venv .mypy_cache .ruff_cache .pytest_cache
 
-test-faults: tools deps ## fault injection on the local stack, incl. the 1,000-submission SIGTERM burst
+test-faults: dev-tools deps ## fault injection on the local stack, incl. the 1,000-submission SIGTERM burst
 	$(UV) run pytest tests/faults -m faults $(PYTEST_ARGS)
 	@cat reports/faults.json
 
 LOADTEST_ARGS ?= --total 1000 --burst
-loadtest: tools deps ## load-test a running API (make dev): LOADTEST_ARGS="--url … --total … --concurrency …"
+loadtest: dev-tools deps ## load-test a running API (make dev): LOADTEST_ARGS="--url … --total … --concurrency …"
 	@mkdir -p reports
 	$(UV) run smartpapers-loadtest $(LOADTEST_ARGS) --json-out reports/loadtest.json --png-out reports/loadtest.png
 
 BENCH_ARGS ?=
-bench: tools deps ## benchmark on fresh local stacks vs a naive baseline (~60 min here; BENCH_ARGS="--quick --repeat 1" ~3 min, --full adds 10,000)
+bench: dev-tools deps ## benchmark on fresh local stacks vs a naive baseline (~60 min here; BENCH_ARGS="--quick --repeat 1" ~3 min, --full adds 10,000)
 	@mkdir -p reports
 	set -o pipefail; $(UV) run smartpapers-loadtest bench --json-out reports/bench.json $(BENCH_ARGS) | tee reports/bench.md

@@ -16,17 +16,26 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTPAPERS_", extra="ignore", frozen=True)
 
-    mongo_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
-    mongo_db: str = "smartpapers"
-    mongo_timeout_ms: int = Field(default=5_000, ge=100)
-    mongo_max_pool_size: int = Field(default=100, ge=1)
+    mongo_uri: SecretStr = Field(
+        default=SecretStr("mongodb://127.0.0.1:27017"),
+        description="MongoDB connection string (a secret: the chart reads it from a Secret)",
+    )
+    mongo_db: str = Field(default="smartpapers", description="database name")
+    mongo_timeout_ms: int = Field(
+        description="server selection and connect timeout; operations time out after 2×",
+        default=5_000,
+        ge=100,
+    )
+    mongo_max_pool_size: int = Field(description="connections per process", default=100, ge=1)
 
-    aws_region: str = "us-east-1"
+    aws_region: str = Field(default="us-east-1", description="AWS region of the queues")
     sqs_endpoint_url: str | None = Field(
         default=None, description="Only for emulators such as ElasticMQ; unset on AWS."
     )
-    sqs_queue_url: str
-    sqs_dlq_url: str | None = None
+    sqs_queue_url: str = Field(description="the main queue")
+    sqs_dlq_url: str | None = Field(
+        default=None, description="the dead-letter queue (the API's queue-depth gauges)"
+    )
     sqs_batching: bool = Field(
         default=True,
         description="false = one SendMessage / ReceiveMessage(1) / DeleteMessage per job: the "
@@ -34,7 +43,11 @@ class CommonSettings(BaseSettings):
     )
 
     connect_attempts: int = Field(default=10, ge=1, description="Start-up connect attempts")
-    paper_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    paper_cache_ttl_seconds: float = Field(
+        description="how long a paper (answer key) stays in the in-process cache",
+        default=30.0,
+        ge=0,
+    )
     max_attempts: int = Field(
         default=5, ge=1, description="Processing attempts before a job is marked failed"
     )
@@ -43,5 +56,9 @@ class CommonSettings(BaseSettings):
         default="", description="fault injection for the fault suite (see common.failpoints)"
     )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="log level"
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` (one object per line) or `text` for humans"
+    )

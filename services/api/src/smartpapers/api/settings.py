@@ -17,21 +17,34 @@ DEFAULT_STATUS_POLLS_LIMIT = 120
 
 
 class Settings(CommonSettings):
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_host: str = Field(default="127.0.0.1", description="bind address (the chart sets 0.0.0.0)")
+    api_port: int = Field(description="HTTP port", default=8000, ge=1, le=65535)
     api_graceful_timeout_seconds: int = Field(
         default=20, ge=1, description="uvicorn drain time; < pod grace period − preStop sleep"
     )
     api_keep_alive_seconds: int = Field(
         default=75, ge=1, description="> the load balancer's idle timeout (ALB: 60 s)"
     )
-    api_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    api_max_body_bytes: int = Field(
+        description="413 above this many bytes, checked before the body is parsed",
+        default=256 * 1024,
+        ge=1024,
+    )
     api_limit_concurrency: int | None = Field(
         default=None, ge=1, description="uvicorn load shedding: 503 past this many connections"
     )
-    api_docs_enabled: bool = True
-    api_cors_origins: list[str] = Field(default_factory=list)
-    auth_mode: Literal["none", "jwt"] = "none"
+    api_docs_enabled: bool = Field(
+        default=True, description="serve /docs, /redoc and /openapi.json (off in the chart)"
+    )
+    api_cors_origins: list[str] = Field(
+        description="JSON list of allowed CORS origins (`*` is refused by the chart)",
+        default_factory=list,
+    )
+    auth_mode: Literal["none", "jwt"] = Field(
+        default="none",
+        description="`none`: trusted network, every route open (local default); `jwt`: a bearer "
+        "JWT on every /api/* call (the chart's default)",
+    )
     # -- JWT verification (auth_mode=jwt); see docs/security.md
     jwt_jwks_url: str = Field(default="", description="JWKS endpoint of the OIDC provider")
     jwt_issuer: str = Field(default="", description="expected `iss`, compared exactly")
@@ -49,17 +62,21 @@ class Settings(CommonSettings):
     jwt_jwks_refresh_cooldown_seconds: float = Field(
         default=30, ge=0, description="min. time between JWKS refreshes forced by unknown kids"
     )
-    jwt_jwks_timeout_seconds: float = Field(default=5, gt=0)
+    jwt_jwks_timeout_seconds: float = Field(description="timeout of a JWKS fetch", default=5, gt=0)
     jwt_staff_claim: str = Field(
         default="roles",
         description="claim listing roles (a list or a space-separated string; a dotted path "
         "such as realm_access.roles reaches into nested claims)",
     )
-    jwt_staff_role: str = Field(default="staff", min_length=1)
+    jwt_staff_role: str = Field(
+        description="the role that marks staff", default="staff", min_length=1
+    )
     jwt_institute_claim: str = Field(
         default="institute", description="claim naming the principal's institute (optional)"
     )
-    jwt_max_token_bytes: int = Field(default=8192, ge=512)
+    jwt_max_token_bytes: int = Field(
+        description="401 for longer tokens, before any parsing", default=8192, ge=512
+    )
     # -- per-student rate limits, shared by all replicas through MongoDB; 0 = off.
     # None = the mode's default: on in jwt mode, off in none mode (see docs/security.md)
     rate_limit_submissions: int | None = Field(
@@ -68,7 +85,9 @@ class Settings(CommonSettings):
     rate_limit_status_polls: int | None = Field(
         default=None, ge=0, description="status reads per student (none mode: per IP) per window"
     )
-    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    rate_limit_window_seconds: int = Field(
+        description="length of a rate-limit window", default=60, ge=1, le=3600
+    )
     rate_limit_timeout_seconds: float = Field(
         default=0.5, gt=0, description="a slower limiter check lets the request through"
     )
@@ -92,12 +111,19 @@ class Settings(CommonSettings):
         gt=0,
         description="how long a timed-out job insert is retried before the request gets 503",
     )
-    send_linger_seconds: float = Field(default=0.005, ge=0, le=1)
-    send_timeout_seconds: float = Field(default=2.0, gt=0)
+    send_linger_seconds: float = Field(
+        description="how long a send waits for others to share a SendMessageBatch",
+        default=0.005,
+        ge=0,
+        le=1,
+    )
+    send_timeout_seconds: float = Field(
+        description="past this the job is left to the sweeper (still 202)", default=2.0, gt=0
+    )
     queue_metrics_interval_seconds: float = Field(
         default=15.0, ge=0, description="GetQueueAttributes poll for queue-depth gauges; 0 = off"
     )
-    retry_after_seconds: int = 2
+    retry_after_seconds: int = Field(default=2, description="Retry-After of 202 and 503 answers")
 
     @field_validator("jwt_algorithms")
     @classmethod

@@ -34,11 +34,20 @@ class QueueSettings(BaseSettings):
 
     aws_region: str = "us-east-1"
     sqs_endpoint_url: str | None = None
-    sqs_queue_name: str = "smartpapers-submissions"
-    sqs_dlq_name: str = "smartpapers-submissions-dlq"
-    sqs_max_receive_count: int = Field(default=5, ge=5, le=1000)
+    sqs_queue_name: str = Field(
+        default="smartpapers-submissions",
+        description="name of the main queue (bootstrap, DLQ tools)",
+    )
+    sqs_dlq_name: str = Field(
+        default="smartpapers-submissions-dlq", description="name of the dead-letter queue"
+    )
+    sqs_max_receive_count: int = Field(
+        description="receives before SQS moves a message to the DLQ", default=5, ge=5, le=1000
+    )
     sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43_200)
-    sqs_message_retention_seconds: int = Field(default=1_209_600, ge=60, le=1_209_600)
+    sqs_message_retention_seconds: int = Field(
+        description="how long SQS keeps a message", default=1_209_600, ge=60, le=1_209_600
+    )
     log_level: str = "WARNING"
     log_format: str = "text"
 

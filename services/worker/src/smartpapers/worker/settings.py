@@ -21,17 +21,48 @@ class Settings(CommonSettings):
         description="follow database latency below worker_concurrency (AIMD); false = always "
         "worker_concurrency",
     )
-    worker_metrics_host: str = "127.0.0.1"
-    worker_metrics_port: int = Field(default=9100, ge=0, le=65535)
-    worker_drain_timeout_seconds: float = Field(default=25, ge=0)
-    sqs_wait_time_seconds: int = Field(default=20, ge=0, le=20)
-    sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43_200)
-    sweeper_enabled: bool = True
-    sweeper_interval_seconds: float = Field(default=30, gt=0)
-    sweeper_unsent_grace_seconds: float = Field(default=30, ge=0)
-    sweeper_stale_after_seconds: float = Field(default=900, gt=0)
-    retry_base_delay_seconds: float = Field(default=2, gt=0)
-    retry_max_delay_seconds: int = Field(default=300, ge=1, le=43_200)
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="bind address of /healthz and /metrics (the chart sets 0.0.0.0)",
+    )
+    worker_metrics_port: int = Field(
+        description="port of /healthz and /metrics; 0 = not served", default=9100, ge=0, le=65535
+    )
+    worker_drain_timeout_seconds: float = Field(
+        description="SIGTERM: how long in-flight batches may finish before they are released",
+        default=25,
+        ge=0,
+    )
+    sqs_wait_time_seconds: int = Field(
+        description="long-poll wait of a receive", default=20, ge=0, le=20
+    )
+    sqs_visibility_timeout_seconds: int = Field(
+        description="visibility timeout of received messages, and the job lease; must exceed "
+        "the drain timeout + 10",
+        default=60,
+        ge=1,
+        le=43_200,
+    )
+    sweeper_enabled: bool = Field(
+        default=True, description="run the outbox sweeper in this process (one acts at a time)"
+    )
+    sweeper_interval_seconds: float = Field(description="seconds between sweeps", default=30, gt=0)
+    sweeper_unsent_grace_seconds: float = Field(
+        description="a queued job with enqueued=false this long is sent by the sweeper",
+        default=30,
+        ge=0,
+    )
+    sweeper_stale_after_seconds: float = Field(
+        description="a queued job sent this long ago but never processed is sent again",
+        default=900,
+        gt=0,
+    )
+    retry_base_delay_seconds: float = Field(
+        description="redelivery delay after an error: base · 2^(n−1)", default=2, gt=0
+    )
+    retry_max_delay_seconds: int = Field(
+        description="cap of the redelivery delay", default=300, ge=1, le=43_200
+    )
 
     @model_validator(mode="after")
     def _visibility_covers_drain(self) -> Settings:
