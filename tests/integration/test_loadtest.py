@@ -11,7 +11,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from smartpapers.devstack.servers import free_port
-from smartpapers.loadtest.runner import LoadConfig, Runner
+from smartpapers.loadtest.config import LoadConfig
+from smartpapers.loadtest.runner import Runner
 from smartpapers.loadtest.stats import summarize
 from tests.integration.conftest import RunWorker
 

@@ -16,15 +16,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from smartpapers.loadtest import cli
-from smartpapers.loadtest.runner import (
+from smartpapers.loadtest.config import (
     LoadConfig,
     LoadTestError,
-    Runner,
     build_answers,
     demo_key,
     parse_queue_depth,
     retry_after,
 )
+from smartpapers.loadtest.runner import Runner
 from smartpapers.loadtest.stats import Record, format_summary, percentile, summarize
 
 KEY = "ABCD"

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from smartpapers.loadtest.runner import LoadConfig, LoadTestError, Runner, RunResult
+from smartpapers.loadtest.config import LoadConfig, LoadTestError, RunResult
+from smartpapers.loadtest.runner import Runner
 from smartpapers.loadtest.stats import Summary, format_summary, summarize
 
 EXIT_OK = 0

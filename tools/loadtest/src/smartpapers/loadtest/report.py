@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from smartpapers.loadtest.runner import RunResult  # noqa: E402
+from smartpapers.loadtest.config import RunResult  # noqa: E402
 from smartpapers.loadtest.stats import Summary  # noqa: E402
 
 SCHEMA_VERSION = 1

@@ -26,7 +26,8 @@ from pymongo import MongoClient
 
 from smartpapers.devstack.stack import LocalStack
 from smartpapers.loadtest.bench.measure import BenchFailure, Counts, Probe, cpu_hogs
-from smartpapers.loadtest.runner import LoadConfig, Runner, RunResult
+from smartpapers.loadtest.config import LoadConfig, RunResult
+from smartpapers.loadtest.runner import Runner
 from smartpapers.loadtest.stats import Summary, summarize
 
 Figures = dict[str, float]
