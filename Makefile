@@ -105,6 +105,6 @@ loadtest: dev-tools deps ## load-test a running API (make dev): LOADTEST_ARGS="-
 	$(UV) run smartpapers-loadtest $(LOADTEST_ARGS) --json-out reports/loadtest.json --png-out reports/loadtest.png
 
 BENCH_ARGS ?=
-bench: dev-tools deps ## benchmark on fresh local stacks vs a naive baseline (~60 min here; BENCH_ARGS="--quick --repeat 1" ~3 min, --full adds 10,000)
+bench: dev-tools deps ## benchmark on fresh local stacks vs a naive baseline (~30 min here; BENCH_ARGS="--quick --repeat 1" ~3 min)
 	@mkdir -p reports
 	set -o pipefail; $(UV) run smartpapers-loadtest bench --json-out reports/bench.json $(BENCH_ARGS) | tee reports/bench.md

@@ -51,6 +51,23 @@ def quantile(q: float, metric: str, sel: str, by: str = "le") -> str:
     return f"histogram_quantile({q}, sum by ({by}) (rate({metric}_bucket{{{sel}}}[{RI}])))"
 
 
+def quantiles(metric: str, sel: str) -> list[Q]:
+    """p50 / p95 / p99 of a histogram, one query each."""
+    return [Q(quantile(q, metric, sel), f"p{round(q * 100)}") for q in (0.5, 0.95, 0.99)]
+
+
+def hpa_replicas() -> list[Q]:
+    """The KEDA-created HPA's current, desired and maximum replicas."""
+    return [
+        Q(f"sum(kube_horizontalpodautoscaler_{series}{{{HPA}}})", name)
+        for series, name in (
+            ("status_current_replicas", "current"),
+            ("status_desired_replicas", "desired"),
+            ("spec_max_replicas", "max"),
+        )
+    ]
+
+
 def thresholds(*steps: tuple[float | None, str]) -> dash_b.ThresholdsConfig:
     return (
         dash_b.ThresholdsConfig()

@@ -7,12 +7,12 @@ from dashboards import slo
 from dashboards.panels import (
     ANY,
     API,
-    HPA,
     RI,
     WORKER,
     P,
     Q,
     done,
+    hpa_replicas,
     lower,
     quantile,
     submit,
@@ -140,11 +140,7 @@ def overview() -> list[P]:
             "KEDA-managed HPA keda-hpa-<release>-worker (kube-state-metrics). current = max "
             "while the backlog grows triggers SmartpapersWorkersAtMaxReplicas.",
             "short",
-            [
-                Q(f"sum(kube_horizontalpodautoscaler_status_current_replicas{{{HPA}}})", "current"),
-                Q(f"sum(kube_horizontalpodautoscaler_status_desired_replicas{{{HPA}}})", "desired"),
-                Q(f"sum(kube_horizontalpodautoscaler_spec_max_replicas{{{HPA}}})", "max"),
-            ],
+            hpa_replicas(),
             width=8,
             height=5,
         ),

@@ -17,7 +17,7 @@ from dashboards.panels import (
     main_visible,
     page_fast,
     page_slow,
-    quantile,
+    quantiles,
     upper,
 )
 
@@ -126,10 +126,7 @@ def workers() -> list[P]:
             "Processing time p50 / p95 / p99",
             "Time a worker spends on one job (claim, grade, store, delete).",
             "s",
-            [
-                Q(quantile(q, "smartpapers_job_processing_seconds", WORKER), f"p{round(q * 100)}")
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantiles("smartpapers_job_processing_seconds", WORKER),
         ),
         P(
             "timeseries",
@@ -137,10 +134,7 @@ def workers() -> list[P]:
             "Time between createdAt and the start of processing. Alert SmartpapersQueueWaitHigh "
             f"when p95 > {slo.QUEUE_WAIT_P95_WARN_SECONDS} s for {slo.QUEUE_WAIT_FOR}.",
             "s",
-            [
-                Q(quantile(q, "smartpapers_job_queue_wait_seconds", WORKER), f"p{round(q * 100)}")
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantiles("smartpapers_job_queue_wait_seconds", WORKER),
             th=upper(None, slo.QUEUE_WAIT_P95_WARN_SECONDS),
             threshold_lines=True,
         ),
@@ -150,10 +144,7 @@ def workers() -> list[P]:
             "createdAt -> completedAt of completed jobs. SLO: "
             f"{slo.E2E_SLO_TARGET:.0%} within {slo.E2E_SLO_SECONDS} s.",
             "s",
-            [
-                Q(quantile(q, "smartpapers_job_end_to_end_seconds", WORKER), f"p{round(q * 100)}")
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantiles("smartpapers_job_end_to_end_seconds", WORKER),
             th=upper(None, slo.E2E_SLO_SECONDS),
             threshold_lines=True,
         ),

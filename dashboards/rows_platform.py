@@ -15,12 +15,14 @@ from dashboards.panels import (
     api_budget,
     api_ratio_w,
     burn,
+    hpa_replicas,
     keda_selector,
     lower,
     main_visible,
     page_fast,
     page_slow,
     quantile,
+    quantiles,
     submit,
     upper,
 )
@@ -33,11 +35,7 @@ def autoscaling() -> list[P]:
             "Worker HPA replicas",
             "kube-state-metrics series of the KEDA-created HPA keda-hpa-<release>-worker.",
             "short",
-            [
-                Q(f"sum(kube_horizontalpodautoscaler_status_current_replicas{{{HPA}}})", "current"),
-                Q(f"sum(kube_horizontalpodautoscaler_status_desired_replicas{{{HPA}}})", "desired"),
-                Q(f"sum(kube_horizontalpodautoscaler_spec_max_replicas{{{HPA}}})", "max"),
-            ],
+            hpa_replicas(),
         ),
         P(
             "timeseries",
@@ -146,13 +144,7 @@ def api() -> list[P]:
             f"Accept latency. SLO: {slo.API_LATENCY_TARGET:.0%} under "
             f"{slo.API_LATENCY_SECONDS * 1000:g} ms.",
             "s",
-            [
-                Q(
-                    quantile(q, "smartpapers_http_request_duration_seconds", submit),
-                    f"p{round(q * 100)}",
-                )
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantiles("smartpapers_http_request_duration_seconds", submit),
             th=upper(None, slo.API_LATENCY_SECONDS),
             threshold_lines=True,
         ),

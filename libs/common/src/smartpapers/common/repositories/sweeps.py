@@ -15,8 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.common.models import JobStatus
 from smartpapers.common.mongo import JOBS, Document, storage_errors
-
-QUEUED, PROCESSING = JobStatus.QUEUED.value, JobStatus.PROCESSING.value
+from smartpapers.common.repositories.jobs import PROCESSING, QUEUED
 
 
 @dataclass(frozen=True, slots=True)
