@@ -7,11 +7,8 @@ from typing import Any
 import pytest
 
 from .conftest import CHART, one, render
-from .keda_sim import (
-    Hpa,
-    Policy,
-    Rules,
-    ScalerConfig,
+from .keda_autoscaler import Hpa, Policy, Rules, ScalerConfig
+from .keda_replay import (
     Workload,
     burst_trace,
     simulate,

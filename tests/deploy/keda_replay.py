@@ -1,0 +1,240 @@
+"""The workload half of the KEDA simulator (the model is described in keda_sim.py).
+
+Burst traces and worker capacity, the second-by-second replay of a trace against KEDA and the
+HPA (``simulate``), its result and report, the one-replica baseline, and the worker concurrency
+read from a rendered Deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .keda_autoscaler import HPA_SYNC_PERIOD_SECONDS, Hpa, ScalerConfig
+
+
+@dataclass(frozen=True)
+class Workload:
+    throughput_per_replica: float = 333.0  # jobs/s; design target 20,000/min per worker
+    concurrency: int = 50  # in-flight messages per worker (SMARTPAPERS_WORKER_CONCURRENCY)
+    pod_ready_seconds: int = 15  # schedule + start + readiness of a new worker pod
+
+
+def burst_trace(
+    total: int = 10_000,
+    window_seconds: int = 60,
+    shape: str = "concurrent",
+    accept_rate: float = 2_000.0,
+) -> list[int]:
+    """Queue arrivals per second for a burst of ``total`` submissions in ``window_seconds``.
+
+    ``concurrent``: every student presses submit at once (design section 9, "a burst of 10,000
+    concurrent submissions"); the API enqueues them at ``accept_rate``/s, so the whole burst is
+    on the queue within the first seconds of the window.
+    ``uniform``: the submissions are spread evenly over the window.
+    """
+    if shape == "uniform":
+        base, extra = divmod(total, window_seconds)
+        return [base + (1 if i < extra else 0) for i in range(window_seconds)]
+    if shape == "concurrent":
+        out: list[int] = []
+        left = total
+        while left > 0:
+            n = min(left, int(accept_rate))
+            out.append(n)
+            left -= n
+        assert len(out) <= window_seconds, "accept_rate too low for the window"
+        return out + [0] * (window_seconds - len(out))
+    raise ValueError(f"unknown trace shape {shape!r}")
+
+
+@dataclass
+class Sample:
+    t: int
+    replicas: int
+    ready: int
+    visible: int
+    in_flight: int
+    metric: int | None
+    proposal: int | None
+    desired: int
+
+
+@dataclass
+class Result:
+    samples: list[Sample]
+    replicas_by_second: list[int]
+    drain_seconds: int | None  # burst start -> queue empty (all arrivals processed)
+    peak_replicas: int
+    first_peak_at: int | None
+    back_to_min_at: int | None
+    min_replicas: int
+    max_replicas: int
+    initial_replicas: int
+
+    def transitions(self) -> list[tuple[int, int]]:
+        """(second, replicas) at t=0 and at every change."""
+        out = [(0, self.initial_replicas)]
+        for t, r in enumerate(self.replicas_by_second):
+            if r != out[-1][1]:
+                out.append((t, r))
+        return out
+
+    def report(self) -> str:
+        lines = [
+            f"{'t(s)':>5} {'replicas':>8} {'ready':>5} {'visible':>7} {'inflight':>8} "
+            f"{'metric':>7} {'proposal':>8} {'desired':>7}"
+        ]
+        last = None
+        for s in self.samples:
+            key = (s.replicas, s.ready, s.visible, s.in_flight, s.desired)
+            if key == last and s.visible == 0 and s.in_flight == 0:
+                continue
+            last = key
+            lines.append(
+                f"{s.t:>5} {s.replicas:>8} {s.ready:>5} {s.visible:>7} {s.in_flight:>8} "
+                f"{'-' if s.metric is None else s.metric:>7} "
+                f"{'-' if s.proposal is None else s.proposal:>8} {s.desired:>7}"
+            )
+        path = " -> ".join(f"{r}@{t}s" for t, r in self.transitions())
+        lines.append(f"replicas over time: {path}")
+        lines.append(
+            f"peak {self.peak_replicas} replicas (first at {self.first_peak_at}s); "
+            f"queue drained {self.drain_seconds}s after the burst started; "
+            f"back to {self.min_replicas} at {self.back_to_min_at}s"
+        )
+        return "\n".join(lines)
+
+
+def simulate(
+    cfg: ScalerConfig,
+    arrivals: Sequence[int],
+    workload: Workload,
+    *,
+    horizon_seconds: int = 900,
+    initial_replicas: int | None = None,
+    sync_period: int = HPA_SYNC_PERIOD_SECONDS,
+    sync_offset: int = HPA_SYNC_PERIOD_SECONDS - 1,
+    metric_failures: Sequence[tuple[int, int]] = (),
+) -> Result:
+    """Run the model second by second. ``metric_failures``: [start, end) windows in which
+    reading the queue attributes fails (exercises KEDA's fallback). ``sync_offset``: second of
+    the first HPA sync; the default (period - 1) is the worst case, the HPA having synced just
+    before the burst started."""
+    hpa = Hpa(cfg)
+    replicas = max(1, cfg.min_replicas) if initial_replicas is None else initial_replicas
+    ready_at: list[int] = [0] * replicas  # one entry per pod: second it becomes ready
+    visible = in_flight = 0
+    consecutive_failures = 0
+    last_active: int | None = None
+    samples: list[Sample] = []
+    by_second: list[int] = []
+    drain: int | None = None
+    last_arrival = max((i for i, n in enumerate(arrivals) if n), default=-1)
+
+    def set_replicas(n: int, now: int) -> None:
+        nonlocal ready_at
+        if n > len(ready_at):
+            ready_at += [now + workload.pod_ready_seconds] * (n - len(ready_at))
+        elif n < len(ready_at):
+            # ReplicaSets delete not-ready and youngest pods first.
+            ready_at = sorted(ready_at)[:n]
+
+    for t in range(horizon_seconds):
+        # 1) workload for this second
+        visible += arrivals[t] if t < len(arrivals) else 0
+        ready = sum(1 for r in ready_at if r <= t)
+        work = visible + in_flight
+        processed = min(work, int(ready * workload.throughput_per_replica))
+        remaining = work - processed
+        in_flight = min(remaining, ready * workload.concurrency)
+        visible = remaining - in_flight
+        if drain is None and t >= last_arrival and visible + in_flight == 0:
+            drain = t + 1
+
+        # 2) the scaler reads the queue
+        failing = any(a <= t < b for a, b in metric_failures)
+        depth = visible + (in_flight if cfg.scale_on_in_flight else 0)
+
+        # KEDA activation loop (only matters with minReplicaCount 0)
+        if t % cfg.polling_interval == 0 and not failing:
+            active = depth > cfg.activation_queue_length
+            if active:
+                last_active = t
+            if cfg.min_replicas == 0:
+                if len(ready_at) == 0 and active:
+                    set_replicas(1, t)
+                elif (
+                    len(ready_at) > 0
+                    and not active
+                    and (last_active is None or t - last_active >= cfg.cooldown_period)
+                ):
+                    set_replicas(0, t)
+
+        # HPA sync
+        if (t - sync_offset) % sync_period == 0 and len(ready_at) > 0:
+            current = len(ready_at)
+            metric: int | None
+            if failing:
+                consecutive_failures += 1
+                fb = cfg.fallback_failure_threshold
+                if fb is not None and consecutive_failures >= fb:
+                    assert cfg.fallback_replicas is not None
+                    metric = cfg.fallback_replicas * cfg.queue_length
+                else:
+                    metric = None  # HPA cannot compute: keeps the current scale
+            else:
+                consecutive_failures = 0
+                metric = depth
+            if metric is None:
+                proposal, desired = None, current
+            else:
+                proposal = hpa.proposal(current, metric)
+                desired = hpa.desired(t, current, proposal)
+            set_replicas(desired, t)
+            samples.append(
+                Sample(t, len(ready_at), ready, visible, in_flight, metric, proposal, desired)
+            )
+        by_second.append(len(ready_at))
+
+    peak = max(by_second)
+    first_peak = by_second.index(peak)
+    floor = max(1, cfg.min_replicas) if cfg.min_replicas else 0
+    back: int | None = None
+    for t in range(first_peak, len(by_second)):
+        if by_second[t] == floor and all(r == floor for r in by_second[t:]):
+            back = t
+            break
+    return Result(
+        samples=samples,
+        replicas_by_second=by_second,
+        drain_seconds=drain,
+        peak_replicas=peak,
+        first_peak_at=first_peak,
+        back_to_min_at=back,
+        min_replicas=floor,
+        max_replicas=cfg.max_replicas,
+        initial_replicas=replicas,
+    )
+
+
+def single_replica_drain_seconds(arrivals: Sequence[int], workload: Workload) -> int:
+    """Drain time of the same trace with one worker and no autoscaling (the baseline)."""
+    visible = 0
+    last_arrival = max((i for i, n in enumerate(arrivals) if n), default=-1)
+    t = 0
+    while True:
+        visible += arrivals[t] if t < len(arrivals) else 0
+        visible -= min(visible, int(workload.throughput_per_replica))
+        t += 1
+        if t > last_arrival and visible == 0:
+            return t
+
+
+def worker_concurrency(worker_deployment: dict[str, Any]) -> int:
+    for c in worker_deployment["spec"]["template"]["spec"]["containers"]:
+        for e in c.get("env", []):
+            if e["name"] == "SMARTPAPERS_WORKER_CONCURRENCY":
+                return int(e["value"])
+    raise AssertionError("SMARTPAPERS_WORKER_CONCURRENCY not set on the worker")
