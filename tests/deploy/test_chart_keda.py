@@ -1,0 +1,118 @@
+"""Chart policy, KEDA and replicas: the worker's replicas belong to the ScaledObject alone,
+its trigger and fallback follow the chart's values and settings, the TriggerAuthentication
+matches the values, the API's HPA exists only when enabled (deploy/keda/SCALING.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import by_kind, configmap_settings, env_of, one, render
+from .policy import EKS, EVERYTHING, KIND, MINIMAL, RENDER_IDS, RENDERS
+
+# --------------------------------------------------------------------------- KEDA / replicas
+
+
+@pytest.mark.parametrize("name,docs", RENDERS, ids=RENDER_IDS)
+def test_worker_replicas_owned_by_keda_only(name: str, docs: list[dict[str, Any]]) -> None:
+    worker = one(docs, "Deployment", "-worker")
+    scaled = by_kind(docs, "ScaledObject")
+    if scaled:
+        assert "replicas" not in worker["spec"], "worker must not set replicas when KEDA is on"
+    else:
+        assert worker["spec"]["replicas"] >= 1
+    # never a plain HPA for the worker beside (or instead of) the ScaledObject
+    for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] != worker["metadata"]["name"]
+
+
+@pytest.mark.parametrize("name,docs", RENDERS, ids=RENDER_IDS)
+def test_scaled_object_contract(name: str, docs: list[dict[str, Any]]) -> None:
+    scaled = by_kind(docs, "ScaledObject")
+    if not scaled:
+        return
+    (so,) = scaled
+    spec = so["spec"]
+    worker = one(docs, "Deployment", "-worker")
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": worker["metadata"]["name"],
+    }
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "aws-sqs-queue"
+    assert trigger["metricType"] == "AverageValue"
+    md = trigger["metadata"]
+    assert all(isinstance(v, str) for v in md.values()), md
+    settings = configmap_settings(docs)
+    assert md["queueURL"] == settings["SMARTPAPERS_SQS_QUEUE_URL"]
+    assert md["awsRegion"] == settings["SMARTPAPERS_AWS_REGION"]
+    assert md["scaleOnInFlight"] in ("true", "false")  # explicit, never defaulted
+    assert int(md["queueLength"]) >= 1
+    assert md.get("awsEndpoint") == settings.get("SMARTPAPERS_SQS_ENDPOINT_URL")
+    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleUp"]["policies"] and behavior["scaleDown"]["policies"]
+    fb = spec["fallback"]
+    assert spec["minReplicaCount"] <= fb["replicas"] <= spec["maxReplicaCount"]
+    ref = trigger["authenticationRef"]
+    if ref["kind"] == "TriggerAuthentication":
+        names = [t["metadata"]["name"] for t in by_kind(docs, "TriggerAuthentication")]
+        assert ref["name"] in names, (
+            "authenticationRef points to a TriggerAuthentication that is not rendered"
+        )
+
+
+def test_default_scaling_bounds_and_queue_length() -> None:
+    docs = render([MINIMAL])
+    so = one(docs, "ScaledObject")
+    assert (so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]) == (1, 20)
+    md = so["spec"]["triggers"][0]["metadata"]
+    worker_env = env_of(
+        one(docs, "Deployment", "-worker")["spec"]["template"]["spec"]["containers"][0]
+    )
+    # queueLength is derived from the worker concurrency (documented in deploy/keda/SCALING.md)
+    assert md["queueLength"] == worker_env["SMARTPAPERS_WORKER_CONCURRENCY"]["value"] == "50"
+    assert md["scaleOnInFlight"] == "true"
+    assert "awsEndpoint" not in md  # real AWS
+    ta = one(docs, "TriggerAuthentication")
+    assert ta["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
+    # an explicit queueLength wins over the derived one
+    so2 = one(render([MINIMAL], sets=["keda.queueLength=120"]), "ScaledObject")
+    assert so2["spec"]["triggers"][0]["metadata"]["queueLength"] == "120"
+
+
+def test_trigger_authentication_by_values() -> None:
+    eks = render([EKS])
+    assert one(eks, "TriggerAuthentication")["spec"] == {
+        "podIdentity": {
+            "provider": "aws",
+            "roleArn": "arn:aws:iam::123456789012:role/smartpapers-keda-scaler",
+        }
+    }
+    kind = render([KIND])
+    ta = one(kind, "TriggerAuthentication")
+    assert {r["parameter"] for r in ta["spec"]["secretTargetRef"]} == {
+        "awsAccessKeyID",
+        "awsSecretAccessKey",
+    }
+    assert one(kind, "ScaledObject")["spec"]["triggers"][0]["metadata"]["awsEndpoint"].startswith(
+        "http://elasticmq."
+    )
+    every = render([EVERYTHING])
+    assert not by_kind(every, "TriggerAuthentication")
+    assert one(every, "ScaledObject")["spec"]["triggers"][0]["authenticationRef"] == {
+        "kind": "ClusterTriggerAuthentication",
+        "name": "smartpapers-sqs",
+    }
+
+
+def test_api_hpa_only_when_enabled() -> None:
+    docs = render([EVERYTHING])
+    (hpa,) = by_kind(docs, "HorizontalPodAutoscaler")
+    api = one(docs, "Deployment", "-api")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == api["metadata"]["name"]
+    assert "replicas" not in api["spec"]
+    assert not by_kind(render([MINIMAL]), "HorizontalPodAutoscaler")
+    assert one(render([MINIMAL]), "Deployment", "-api")["spec"]["replicas"] == 2
