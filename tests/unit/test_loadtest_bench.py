@@ -64,6 +64,26 @@ def test_bench_renders_a_partial_result_document() -> None:
     assert render.render({"partial": True, "runs": {}}) == "no completed run in this document"
 
 
+def test_bench_counts_only_finished_runs_and_never_compares_with_a_baseline_that_lost_jobs() -> (
+    None
+):
+    from smartpapers.loadtest.bench import render
+
+    ours = {"burst10000_w2_bad": 0.0, "burst10000_w2_complete_all_s": 50.0}
+    naive = {"burst10000_w2_bad": 7_660.0, "burst10000_w2_complete_all_s": 40.0}
+    # an interrupted run of 3: the document holds one finished run and two empty ones
+    doc = {"partial": True, "runs": {"smartpapers": [ours, {}, {}], "naive": [naive, {}, {}]}}
+    text = render.render(doc)
+    assert "median of 1" in text
+    assert (
+        "| burst 10,000, 2 workers: time to complete all | 50.0 s | 40.0 s "
+        "| - (baseline lost 7,660) |" in text
+    )
+    whole = {**naive, "burst10000_w2_bad": 0.0}
+    text = render.render({"runs": {"smartpapers": [ours], "naive": [whole]}})
+    assert "| burst 10,000, 2 workers: time to complete all | 50.0 s | 40.0 s | ×0.80 |" in text
+
+
 def test_dbprobe_table_lists_every_operation_per_size() -> None:
     from smartpapers.loadtest import dbprobe
 
