@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help tools dev-tools docs-config deps dev test test-unit test-integration test-e2e test-deploy \
-        test-observability test-faults lint typecheck fmt dashboards dashboards-check queues \
+        test-observability test-images test-faults lint typecheck fmt dashboards dashboards-check queues \
         images kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
 
 help: ## list targets
@@ -76,9 +76,11 @@ docs-config: deps ## regenerate the settings table of docs/configuration.md from
 queues: deps ## create the queues (+DLQ, redrive) on AWS or SMARTPAPERS_SQS_ENDPOINT_URL
 	$(UV) run smartpapers-queues create
 
-images: ## build both images (needs Docker)
-	docker build -f services/api/Dockerfile -t smartpapers-api:dev .
-	docker build -f services/worker/Dockerfile -t smartpapers-worker:dev .
+images: ## build both images (Debian's Docker engine started if needed; IMAGE_BASES=upstream|local|auto)
+	bash scripts/build-images.sh
+
+test-images: dev-tools deps ## build both images and run them against the local servers (uid, read-only root, drain)
+	$(UV) run pytest tests/images $(PYTEST_ARGS)
 
 kind-up: ## create the kind cluster (context kind-smartpapers)
 	kind get clusters | grep -qx smartpapers || kind create cluster --config deploy/kind/cluster.yaml
