@@ -94,3 +94,13 @@ def test_dbprobe_table_lists_every_operation_per_size() -> None:
     assert text[0] == "| operation (median) | 1,000 jobs | 10,000 jobs |"
     assert len(text) == 2 + len(dbprobe.OPERATIONS)
     assert "| status read: find {_id} | 1.5 ms | 700.0 ms |" in text
+
+
+def test_bench_only_selects_scenarios_by_name() -> None:
+    from smartpapers.loadtest.bench import plan, selected
+
+    scenarios = plan(quick=False, drain_jobs=None)
+    names = [n for n, _ in selected(scenarios, "burst 10,000 / 2 workers,drain")]
+    assert names == ["burst 10,000 / 2 workers", "drain"]  # "10,000" is not split
+    assert [n for n, _ in selected(scenarios, "")] == [n for n, _ in scenarios]
+    assert selected(scenarios, "no such scenario") == []

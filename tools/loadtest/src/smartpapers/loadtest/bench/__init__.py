@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -46,6 +47,13 @@ def plan(*, quick: bool, drain_jobs: int | None) -> list[tuple[str, Scenario]]:
     ]
 
 
+def selected(scenarios: list[tuple[str, Scenario]], only: str) -> list[tuple[str, Scenario]]:
+    """The scenarios named by ``only`` (substrings; ``;`` or ``,`` outside digit groups do not
+    split, so ``burst 10,000 / 2`` stays one name); all when empty."""
+    names = [n.strip() for n in re.split(r";|,(?!\d{3})", only) if n.strip()]
+    return [s for s in scenarios if not names or any(n in s[0] for n in names)]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="smartpapers-loadtest bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -53,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain-jobs", type=int, default=None, help="jobs in the drain scenario")
     p.add_argument("--mongo-uri", default="", help="run against this MongoDB (a database each)")
     p.add_argument("--modes", default=",".join(MODES), help="modes to run (comma-separated)")
+    p.add_argument("--only", default="", metavar="NAMES",
+                   help="run only the scenarios whose name contains one of these "
+                   "(comma-separated), e.g. 'burst 10,000 / 2,drain'")  # fmt: skip
     p.add_argument("--json-out", type=Path, default=Path("bench.json"))
     p.add_argument("--render", type=Path, default=None, metavar="JSON",
                    help="print the table of an earlier (or interrupted) run's JSON")  # fmt: skip
@@ -70,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
            "target": args.mongo_uri or "local stack", "runs": runs}  # fmt: skip
     try:
         for i in range(args.repeat):
-            for name, scenario in plan(quick=args.quick, drain_jobs=args.drain_jobs):
+            for name, scenario in selected(plan(quick=args.quick, drain_jobs=args.drain_jobs),
+                                           args.only):  # fmt: skip
                 for mode in modes:  # modes side by side: the ratios compare like with like
                     sys.stderr.write(f"bench: run {i + 1}/{args.repeat}, {name}, {mode}\n")
                     runs[mode][i] |= scenario(mode, target)
