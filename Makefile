@@ -9,10 +9,15 @@ export PATH := $(SMARTPAPERS_CACHE)/bin:$(PATH)
 UV := $(SMARTPAPERS_CACHE)/bin/uv
 WORKERS ?= 2
 PYTEST_ARGS ?=
+# images of the container test backend (make test-containers): the ones built here by
+# scripts/server-images.sh; with a registry, e.g. CONTAINER_MONGO_IMAGE=mongo:7
+CONTAINER_MONGO_IMAGE ?= smartpapers-local/secantusdb:0.7.0b3
+CONTAINER_SQS_IMAGE ?= smartpapers-local/elasticmq:1.7.1
+CONTAINER_NETWORK ?= host
 
 .DEFAULT_GOAL := help
 .PHONY: help tools dev-tools docs-config deps dev test test-unit test-integration test-e2e test-deploy \
-        test-observability test-images test-faults lint typecheck fmt dashboards dashboards-check queues \
+        test-observability test-images test-containers test-faults lint typecheck fmt dashboards dashboards-check queues \
         images kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
 
 help: ## list targets
@@ -37,6 +42,7 @@ test: tools deps ## lint, type-check and run every test suite (what CI runs)
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 	$(UV) run pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-containers PYTEST_ARGS="$(PYTEST_ARGS)"
 
 test-unit: deps ## unit tests only (no servers)
 	$(UV) run pytest tests/unit $(PYTEST_ARGS)
@@ -78,6 +84,15 @@ queues: deps ## create the queues (+DLQ, redrive) on AWS or SMARTPAPERS_SQS_ENDP
 
 images: ## build both images (Debian's Docker engine started if needed; IMAGE_BASES=upstream|local|auto)
 	bash scripts/build-images.sh
+
+test-containers: dev-tools deps ## the integration suite against containers (images built here: scripts/server-images.sh)
+	@running=$$(bash scripts/docker-engine.sh check && echo yes || echo no); \
+	bash scripts/server-images.sh >/dev/null && \
+	SMARTPAPERS_TEST_BACKEND=containers SMARTPAPERS_TEST_CONTAINER_NETWORK=$(CONTAINER_NETWORK) \
+	TESTCONTAINERS_RYUK_DISABLED=true \
+	SMARTPAPERS_TEST_MONGO_IMAGE=$(CONTAINER_MONGO_IMAGE) SMARTPAPERS_TEST_SQS_IMAGE=$(CONTAINER_SQS_IMAGE) \
+	  $(UV) run pytest tests/integration $(PYTEST_ARGS); rc=$$?; \
+	[ "$$running" = yes ] || bash scripts/docker-engine.sh stop; exit $$rc
 
 test-images: dev-tools deps ## build both images and run them against the local servers (uid, read-only root, drain)
 	$(UV) run pytest tests/images $(PYTEST_ARGS)

@@ -2,7 +2,8 @@
 # Installs the pinned third-party tools smartpapers needs into a cache outside the
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
-#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [checkov] [prometheus] [all]
+#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [checkov] [prometheus]
+#                            [kubernetes] [keda] [all]    (all = make test's: everything but keda)
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -135,7 +136,7 @@ for t in "${tools[@]}"; do
     prometheus) install_prometheus ;;
     kubernetes) install_kubernetes ;;
     keda) install_keda ;;
-    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_checkov; install_prometheus ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_checkov; install_prometheus; install_kubernetes ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done

@@ -4,8 +4,8 @@ The integration and e2e suites run against a real ElasticMQ and the real local d
 (SecantusDB) that these fixtures start on free 127.0.0.1 ports (installed by
 ``scripts/install-tools.sh``), or:
 - ``SMARTPAPERS_TEST_SQS_ENDPOINT`` / ``SMARTPAPERS_TEST_MONGO_URI``: servers you already run;
-- ``SMARTPAPERS_TEST_BACKEND=containers``: testcontainers ``mongo:7`` and
-  ``softwaremill/elasticmq-native`` (needs Docker).
+- ``SMARTPAPERS_TEST_BACKEND=containers``: testcontainers, ``mongo:7`` and
+  ``softwaremill/elasticmq-native`` or images built here (``tests/containers.py``).
 A server that cannot start fails the run with the reason; nothing is skipped.
 """
 
@@ -109,28 +109,19 @@ def _aws_env() -> Iterator[None]:
             os.environ[k] = v
 
 
-def _start_containers() -> tuple[Backends, list[object]]:
-    try:
-        from testcontainers.core.container import DockerContainer
-        from testcontainers.mongodb import MongoDbContainer
-    except ImportError as e:  # pragma: no cover - depends on the optional group
-        raise ServerStartError(
-            "SMARTPAPERS_TEST_BACKEND=containers needs `uv sync --group containers`"
-        ) from e
-    mongo = MongoDbContainer("mongo:7").start()
-    sqs = DockerContainer("softwaremill/elasticmq-native").with_exposed_ports(9324).start()
-    endpoint = f"http://{sqs.get_container_host_ip()}:{sqs.get_exposed_port(9324)}"
-    return Backends(sqs_endpoint=endpoint, mongo_uri=mongo.get_connection_url()), [mongo, sqs]
-
-
 @pytest.fixture(scope="session")
 def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
     """ElasticMQ + the database for the whole session."""
     if os.environ.get("SMARTPAPERS_TEST_BACKEND") == "containers":
-        found, containers = _start_containers()
-        yield found
-        for c in containers:
-            c.stop()  # type: ignore[attr-defined]
+        from tests import containers
+
+        try:
+            endpoint, uri, started = containers.start()
+        except ServerStartError as e:
+            pytest.fail(f"a required test container could not start: {e}", pytrace=False)
+        yield Backends(sqs_endpoint=endpoint, mongo_uri=uri)
+        for c in started:
+            c.stop()
         return
     procs: list[ManagedProcess] = []
     sqs = os.environ.get("SMARTPAPERS_TEST_SQS_ENDPOINT")
