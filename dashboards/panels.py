@@ -200,3 +200,21 @@ api_ratio_w = (
 submit = f'{API}, handler="{slo.SUBMIT_HANDLER}", method="POST"'
 done = 'outcome=~"completed|failed"'
 main_visible = f'max(smartpapers_sqs_queue_messages{{{API}, queue="main", state="visible"}})'
+
+
+def latency_panel(
+    title: str, description: str, metric: str, sel: str, limit: float | None = None
+) -> P:
+    """p50 / p95 / p99 of a seconds histogram, with ``limit`` drawn as a red line."""
+    if limit is None:
+        return P("timeseries", f"{title} p50 / p95 / p99", description, "s",
+                 quantiles(metric, sel))  # fmt: skip
+    return P("timeseries", f"{title} p50 / p95 / p99", description, "s", quantiles(metric, sel),
+             th=upper(None, limit), threshold_lines=True)  # fmt: skip
+
+
+def burn_panel(title: str, description: str, ratio_w: str, budget: float) -> P:
+    """An SLO's error-budget burn rate over the two page windows, page factors as lines."""
+    return P("timeseries", title, description, "short",
+             burn(ratio_w, budget, (page_fast.long, page_slow.long)),
+             th=upper(page_slow.factor, page_fast.factor), threshold_lines=True)  # fmt: skip

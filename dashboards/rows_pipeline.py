@@ -10,14 +10,14 @@ from dashboards.panels import (
     WORKER,
     P,
     Q,
-    burn,
+    burn_panel,
     done,
     e2e_budget,
     e2e_ratio_w,
+    latency_panel,
     main_visible,
     page_fast,
     page_slow,
-    quantiles,
     upper,
 )
 
@@ -121,44 +121,36 @@ def workers() -> list[P]:
             ],
             stack=True,
         ),
-        P(
-            "timeseries",
-            "Processing time p50 / p95 / p99",
+        latency_panel(
+            "Processing time",
             "Time a worker spends on one job (claim, grade, store, delete).",
-            "s",
-            quantiles("smartpapers_job_processing_seconds", WORKER),
+            "smartpapers_job_processing_seconds",
+            WORKER,
         ),
-        P(
-            "timeseries",
-            "Queue wait p50 / p95 / p99",
+        latency_panel(
+            "Queue wait",
             "Time between createdAt and the start of processing. Alert SmartpapersQueueWaitHigh "
             f"when p95 > {slo.QUEUE_WAIT_P95_WARN_SECONDS} s for {slo.QUEUE_WAIT_FOR}.",
-            "s",
-            quantiles("smartpapers_job_queue_wait_seconds", WORKER),
-            th=upper(None, slo.QUEUE_WAIT_P95_WARN_SECONDS),
-            threshold_lines=True,
+            "smartpapers_job_queue_wait_seconds",
+            WORKER,
+            slo.QUEUE_WAIT_P95_WARN_SECONDS,
         ),
-        P(
-            "timeseries",
-            "End-to-end p50 / p95 / p99",
+        latency_panel(
+            "End-to-end",
             "createdAt -> completedAt of completed jobs. SLO: "
             f"{slo.E2E_SLO_TARGET:.0%} within {slo.E2E_SLO_SECONDS} s.",
-            "s",
-            quantiles("smartpapers_job_end_to_end_seconds", WORKER),
-            th=upper(None, slo.E2E_SLO_SECONDS),
-            threshold_lines=True,
+            "smartpapers_job_end_to_end_seconds",
+            WORKER,
+            slo.E2E_SLO_SECONDS,
         ),
-        P(
-            "timeseries",
+        burn_panel(
             "End-to-end SLO burn rate",
             "Error-budget burn rate of the end-to-end SLO over the page windows (1 = budget "
             f"spent exactly in 30 days). Page at {page_fast.factor:g}x over "
             f"{page_fast.long}+{page_fast.short} or {page_slow.factor:g}x over "
             f"{page_slow.long}+{page_slow.short}.",
-            "short",
-            burn(e2e_ratio_w, e2e_budget, (page_fast.long, page_slow.long)),
-            th=upper(page_slow.factor, page_fast.factor),
-            threshold_lines=True,
+            e2e_ratio_w,
+            e2e_budget,
         ),
         P(
             "timeseries",

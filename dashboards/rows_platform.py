@@ -14,15 +14,15 @@ from dashboards.panels import (
     Q,
     api_budget,
     api_ratio_w,
-    burn,
+    burn_panel,
     hpa_replicas,
     keda_selector,
+    latency_panel,
     lower,
     main_visible,
     page_fast,
     page_slow,
     quantile,
-    quantiles,
     submit,
     upper,
 )
@@ -128,25 +128,20 @@ def api() -> list[P]:
             threshold_lines=True,
             width=12,
         ),
-        P(
-            "timeseries",
+        burn_panel(
             "API 5xx burn rate",
             f"Error-budget burn rate of the API availability SLO. Page at {page_fast.factor:g}x "
             f"({page_fast.long}) / {page_slow.factor:g}x ({page_slow.long}).",
-            "short",
-            burn(api_ratio_w, api_budget, (page_fast.long, page_slow.long)),
-            th=upper(page_slow.factor, page_fast.factor),
-            threshold_lines=True,
+            api_ratio_w,
+            api_budget,
         ),
-        P(
-            "timeseries",
-            "POST /api/submissions latency p50 / p95 / p99",
+        latency_panel(
+            "POST /api/submissions latency",
             f"Accept latency. SLO: {slo.API_LATENCY_TARGET:.0%} under "
             f"{slo.API_LATENCY_SECONDS * 1000:g} ms.",
-            "s",
-            quantiles("smartpapers_http_request_duration_seconds", submit),
-            th=upper(None, slo.API_LATENCY_SECONDS),
-            threshold_lines=True,
+            "smartpapers_http_request_duration_seconds",
+            submit,
+            slo.API_LATENCY_SECONDS,
         ),
         P(
             "timeseries",
