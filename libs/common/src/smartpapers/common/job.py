@@ -96,17 +96,9 @@ class Job:
         return value
 
     def view(self) -> JobView:
-        """The status endpoint's answer (no lease, no payload)."""
-        return JobView(
-            job_id=self.job_id,
-            status=self.status,
-            result=self.result,
-            error=self.error,
-            attempts=self.attempts,
-            created_at=self.created_at,
-            started_at=self.started_at,
-            completed_at=self.completed_at,
-        )
+        """The status endpoint's answer (no lease, no payload): JobView's fields, read from
+        this job's attributes of the same names."""
+        return JobView.model_validate(self, from_attributes=True)
 
     def to_document(self) -> Document:
         doc: Document = {
