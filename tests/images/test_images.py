@@ -89,7 +89,9 @@ def images() -> Iterator[Images]:
 def api(images: Images, stack: Stack) -> Iterator[tuple[str, str]]:
     """The API image on a free port: (container name, base URL), ready."""
     port = free_port()
-    env = {**stack.env(), "SMARTPAPERS_API_PORT": str(port), "SMARTPAPERS_AUTH_MODE": "none"}
+    # host network: bind loopback only (the image's default, 0.0.0.0, is for a pod)
+    env = {**stack.env(), "SMARTPAPERS_API_PORT": str(port), "SMARTPAPERS_AUTH_MODE": "none",
+           "SMARTPAPERS_API_HOST": "127.0.0.1"}  # fmt: skip
     name = images.run("smartpapers-api:dev", env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -152,6 +154,7 @@ def test_worker_image_drains_a_job(images: Images, stack: Stack, api: tuple[str,
     assert accepted.status_code == 202, accepted.text
     job = accepted.json()["jobId"]
     env = {**stack.env(), "SMARTPAPERS_WORKER_METRICS_PORT": str(free_port()),
+           "SMARTPAPERS_WORKER_METRICS_HOST": "127.0.0.1",
            "SMARTPAPERS_SQS_WAIT_TIME_SECONDS": "1"}  # fmt: skip
     worker = images.run("smartpapers-worker:dev", env)
     try:
