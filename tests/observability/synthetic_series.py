@@ -9,6 +9,8 @@ operator, with or without honorLabels. ``STEPS`` samples at 15 s.
 
 from __future__ import annotations
 
+from smartpapers.api.metrics import REJECT_REASONS
+
 STEPS = 40  # samples at 15 s -> 10 minutes of data
 HTTP_BUCKETS = [
     "0.005",
@@ -40,15 +42,6 @@ JOB_BUCKETS = [
     "300.0",
     "600.0",
     "+Inf",
-]
-REASONS = [
-    "invalid",
-    "unknown_paper",
-    "too_large",
-    "rate_limited",
-    "unavailable",
-    "conflict",
-    "unauthorized",
 ]
 
 
@@ -149,7 +142,7 @@ def app_series(namespace: str | None, release: str) -> list[dict[str, str]]:
             "values": _counter(1500),
         }
     )
-    for reason in REASONS:
+    for reason in REJECT_REASONS:
         add(
             {
                 "series": f"smartpapers_submissions_rejected_total{_labels(api, reason=reason)}",
