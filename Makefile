@@ -11,8 +11,9 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 # images of the container test backend (make test-containers): the ones built here by
 # scripts/server-images.sh; with a registry, e.g. CONTAINER_MONGO_IMAGE=mongo:7
-CONTAINER_MONGO_IMAGE ?= smartpapers-local/secantusdb:0.7.0b3
-CONTAINER_SQS_IMAGE ?= smartpapers-local/elasticmq:1.7.1
+pinned = $(shell bash -c 'source scripts/lib/pinned.sh && pinned $(1)')
+CONTAINER_MONGO_IMAGE ?= smartpapers-local/secantusdb:$(call pinned,SECANTUSDB_VERSION)
+CONTAINER_SQS_IMAGE ?= smartpapers-local/elasticmq:$(call pinned,ELASTICMQ_VERSION)
 CONTAINER_NETWORK ?= host
 
 .DEFAULT_GOAL := help

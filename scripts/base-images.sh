@@ -22,7 +22,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$CACHE/images"
 MIRROR="${SMARTPAPERS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
-UV_VERSION="$(sed -n 's/^UV_VERSION="\(.*\)"/\1/p' "$ROOT/scripts/install-tools.sh")"
+source "$ROOT/scripts/lib/pinned.sh"
+UV_VERSION="$(pinned UV_VERSION)"
 STAMP="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"
 DOCKER="$("$ROOT/scripts/docker-engine.sh")"
 log() { echo "[base-images] $*" >&2; }

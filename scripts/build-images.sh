@@ -19,7 +19,8 @@ TAG="${IMAGE_TAG:-dev}"
 BASES="${IMAGE_BASES:-auto}"
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -1)"
 REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
-UV_VERSION="$(sed -n 's/^UV_VERSION="\(.*\)"/\1/p' "$ROOT/scripts/install-tools.sh")"
+source "$ROOT/scripts/lib/pinned.sh"
+UV_VERSION="$(pinned UV_VERSION)"
 UPSTREAM_PYTHON=python:3.11-slim-bookworm
 UPSTREAM_UV="ghcr.io/astral-sh/uv:$UV_VERSION"
 log() { echo "[images] $*" >&2; }

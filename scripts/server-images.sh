@@ -12,10 +12,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${SMARTPAPERS_CACHE:-$HOME/.cache/smartpapers}"
 DOCKER="$("$ROOT/scripts/docker-engine.sh")"
-version() { sed -n "s/^$1=\"\(.*\)\"/\1/p" "$ROOT/scripts/install-tools.sh"; }
-ELASTICMQ_VERSION="$(version ELASTICMQ_VERSION)"
-SECANTUSDB_VERSION="$(version SECANTUSDB_VERSION)"
-UV_VERSION="$(version UV_VERSION)"
+source "$ROOT/scripts/lib/pinned.sh"
+ELASTICMQ_VERSION="$(pinned ELASTICMQ_VERSION)"
+SECANTUSDB_VERSION="$(pinned SECANTUSDB_VERSION)"
+UV_VERSION="$(pinned UV_VERSION)"
 log() { echo "[server-images] $*" >&2; }
 
 "$ROOT/scripts/base-images.sh" python uv java
