@@ -50,7 +50,7 @@ def _wait(name: str, container: Any, ready: Callable[[], object], timeout: float
         try:
             ready()
             return
-        except Exception:  # noqa: BLE001 - any failure means "not yet"
+        except Exception:  # any failure means "not yet"
             time.sleep(0.5)
     out, err = container.get_logs()
     logs = (out + err).decode(errors="replace")[-2000:]

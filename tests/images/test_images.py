@@ -10,7 +10,7 @@ import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -102,16 +102,16 @@ def api(images: Images, stack: Stack) -> Iterator[tuple[str, str]]:
         images.remove(name)
 
 
-def wait_for(ok: object, timeout: float, why: object) -> None:
+def wait_for(ok: Callable[[], bool], timeout: float, why: Callable[[], str]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if ok():  # type: ignore[operator]
+            if ok():
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    pytest.fail(f"not ready within {timeout:.0f} s:\n{why()}", pytrace=False)  # type: ignore[operator]
+    pytest.fail(f"not ready within {timeout:.0f} s:\n{why()}", pytrace=False)
 
 
 def test_images_are_built_within_their_size_budget(images: Images) -> None:
