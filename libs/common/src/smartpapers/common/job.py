@@ -88,12 +88,11 @@ class Job:
             request_hash=None if idempotency_key is None else request_hash(submission),
         )
 
-    def answers(self) -> list[AnswerIn]:
-        return [AnswerIn.model_validate(a) for a in json.loads(self.payload)]
-
-    def raw_answers(self) -> list[Any]:
-        value: list[Any] = json.loads(self.payload)
-        return value
+    def answers(self) -> tuple[list[Any], list[AnswerIn]]:
+        """The answers as stored (the submission keeps them verbatim) and validated for
+        grading, from ONE parse of the payload."""
+        raw: list[Any] = json.loads(self.payload)
+        return raw, [AnswerIn.model_validate(a) for a in raw]
 
     def view(self) -> JobView:
         """The status endpoint's answer (no lease, no payload): JobView's fields, read from

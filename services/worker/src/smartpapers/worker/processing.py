@@ -179,13 +179,14 @@ class JobProcessor:
             paper: Paper = await self._papers.get(job.paper_id)
         except NotFoundError as e:
             return Finish(job.job_id, token, utcnow(), error=str(e))
-        result = grade(paper=paper, answers=job.answers())
+        raw, answers = job.answers()
+        result = grade(paper=paper, answers=answers)
         return Submission(
             job_id=job.job_id,
             student_id=job.student_id,
             paper_id=job.paper_id,
             institute_id=job.institute_id,
-            answers=job.raw_answers(),
+            answers=raw,
             score=result.score,
             total=result.total,
             graded_at=utcnow(),
