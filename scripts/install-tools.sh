@@ -2,8 +2,8 @@
 # Installs the pinned third-party tools smartpapers needs into a cache outside the
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
-#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [checkov] [prometheus]
-#                            [kubernetes] [keda] [all]    (all = make test's: everything but keda)
+#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [checkov]
+#                            [prometheus] [kubernetes] [keda] [all]    (all = make test's: everything but keda)
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -19,6 +19,8 @@ ELASTICMQ_VERSION="1.7.1"
 # Python server, hash-pinned with its dependencies in deploy/local/secantusdb/requirements.txt.
 SECANTUSDB_VERSION="0.7.0b3"
 HELM_VERSION="v4.3.1"
+# kubeconform validates the rendered chart against local JSON schemas only (tests/deploy).
+KUBECONFORM_VERSION="v0.8.0"
 # kube-linter is not served by the Go module proxy here; checkov (PyPI) lints the rendered chart.
 CHECKOV_VERSION="3.3.30"
 # Kubernetes, etcd and KEDA build from the Go module proxy (deploy/local/{kubernetes,keda}/go.mod
@@ -107,6 +109,14 @@ install_helm() {
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
+install_kubeconform() {
+  if [ -x "$BIN/kubeconform" ] && "$BIN/kubeconform" -v 2>/dev/null | grep -qx "$KUBECONFORM_VERSION"; then return; fi
+  need_go kubeconform
+  log "kubeconform $KUBECONFORM_VERSION (go install)"
+  GOBIN="$BIN" go install -ldflags "-X main.version=$KUBECONFORM_VERSION" \
+    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+}
+
 install_checkov() {
   # its own virtual environment (uv tool), so its pins never meet the workspace's
   if [ -x "$BIN/checkov" ] && "$BIN/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then return; fi
@@ -132,11 +142,12 @@ for t in "${tools[@]}"; do
     elasticmq) install_elasticmq ;;
     secantusdb) install_secantusdb ;;
     helm) install_helm ;;
+    kubeconform) install_kubeconform ;;
     checkov) install_checkov ;;
     prometheus) install_prometheus ;;
     kubernetes) install_kubernetes ;;
     keda) install_keda ;;
-    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_checkov; install_prometheus; install_kubernetes ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_kubernetes ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done
