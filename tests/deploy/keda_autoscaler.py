@@ -92,6 +92,8 @@ class ScalerConfig:
             queue_length=int(md.get("queueLength", "5")),
             activation_queue_length=int(md.get("activationQueueLength", "0")),
             scale_on_in_flight=str(md.get("scaleOnInFlight", "true")).lower() == "true",
+            # KEDA's defaults; the chart renders both only when minReplicaCount is 0 (with
+            # min >= 1 neither plays a part: the HPA polls the metric)
             polling_interval=int(spec.get("pollingInterval", 30)),
             cooldown_period=int(spec.get("cooldownPeriod", 300)),
             scale_up=Rules.from_dict(behavior.get("scaleUp"), _DEFAULT_SCALE_UP),

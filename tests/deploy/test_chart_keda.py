@@ -83,6 +83,15 @@ def test_default_scaling_bounds_and_queue_length() -> None:
     assert so2["spec"]["triggers"][0]["metadata"]["queueLength"] == "120"
 
 
+def test_polling_and_cooldown_only_rendered_when_min_is_zero() -> None:
+    """KEDA 2.20's webhook warns that both "are configured but not relevant" with min >= 1."""
+    spec = one(render([MINIMAL]), "ScaledObject")["spec"]
+    assert spec["minReplicaCount"] == 1
+    assert "pollingInterval" not in spec and "cooldownPeriod" not in spec
+    zero = one(render([MINIMAL], sets=["keda.minReplicaCount=0"]), "ScaledObject")["spec"]
+    assert (zero["pollingInterval"], zero["cooldownPeriod"]) == (5, 300)
+
+
 def test_trigger_authentication_by_values() -> None:
     eks = render([EKS])
     assert one(eks, "TriggerAuthentication")["spec"] == {

@@ -170,8 +170,11 @@ def test_fallback_when_the_scaler_fails(rendered: tuple[ScalerConfig, Workload])
 
 
 def test_activation_scales_from_zero_and_back(rendered: tuple[ScalerConfig, Workload]) -> None:
-    cfg, wl = rendered
-    zero = ScalerConfig(**{**cfg.__dict__, "min_replicas": 0, "cooldown_period": 60})
+    _, wl = rendered
+    # pollingInterval / cooldownPeriod are rendered only with minReplicaCount 0
+    so = one(render([MINIMAL], sets=["keda.minReplicaCount=0"]), "ScaledObject")
+    assert so["spec"]["pollingInterval"] == 5
+    zero = ScalerConfig(**{**ScalerConfig.from_scaled_object(so).__dict__, "cooldown_period": 60})
     res = simulate(zero, [0] * 30 + [100] + [0] * 30, wl, horizon_seconds=400, initial_replicas=0)
     by_t = res.replicas_by_second
     assert by_t[29] == 0
