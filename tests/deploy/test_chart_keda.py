@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import by_kind, configmap_settings, env_of, one, render
+from .conftest import by_kind, configmap_settings, env_of, one, render, render_fails
 from .policy import EKS, EVERYTHING, KIND, MINIMAL, RENDER_IDS, RENDERS
 
 # --------------------------------------------------------------------------- KEDA / replicas
@@ -90,6 +90,28 @@ def test_polling_and_cooldown_only_rendered_when_min_is_zero() -> None:
     assert "pollingInterval" not in spec and "cooldownPeriod" not in spec
     zero = one(render([MINIMAL], sets=["keda.minReplicaCount=0"]), "ScaledObject")["spec"]
     assert (zero["pollingInterval"], zero["cooldownPeriod"]) == (5, 300)
+
+
+ROLE_ARN_ANNOTATION = "worker.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"
+
+
+def test_workload_identity_owner_needs_the_worker_role_annotation() -> None:
+    """KEDA 2.20 (provider aws, identityOwner workload) reads the role from the worker
+    ServiceAccount's eks.amazonaws.com/role-arn annotation; without it the scaler fails at
+    run time, so the chart refuses the render with the value to set."""
+    workload = ["keda.authentication.podIdentity.identityOwner=workload"]
+    err = render_fails([MINIMAL], sets=workload)
+    assert "identityOwner=workload" in err
+    assert 'set worker.serviceAccount.annotations."eks.amazonaws.com/role-arn"' in err, err
+    assert f"--set-string {ROLE_ARN_ANNOTATION}=arn:aws:iam::" in err, err
+    arn = "arn:aws:iam::123456789012:role/smartpapers-worker"
+    docs = render([MINIMAL], sets=[*workload, f"{ROLE_ARN_ANNOTATION}={arn}"])
+    sa = one(docs, "ServiceAccount", "-worker")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == arn
+    ta = one(docs, "TriggerAuthentication")
+    assert ta["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "workload"}}
+    # roleArn (KEDA assumes it with its own identity) needs no annotation
+    render([MINIMAL], sets=[*workload, "keda.authentication.podIdentity.roleArn=" + arn])
 
 
 def test_trigger_authentication_by_values() -> None:
