@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -29,6 +30,17 @@ def test_skaffold_matches_the_official_v4beta13_schema() -> None:
     broken = yaml.safe_load(yaml.safe_dump(CONFIGS["smartpapers"]))
     broken["deploy"]["helm"]["releases"][0]["valueFiles"] = []  # typo: valuesFiles
     assert list(validator.iter_errors(broken)), "schema must reject unknown fields"
+
+
+def test_the_vendored_schema_is_the_one_skaffold_ships() -> None:
+    """schemas/refresh.sh copies it from skaffold's Go module and pins its sha256."""
+    script = (SCHEMA.parent / "refresh.sh").read_text()
+    pinned = re.search(r'^SCHEMA_SHA256="([0-9a-f]{64})"$', script, re.M)
+    assert pinned, "no SCHEMA_SHA256 in tests/deploy/schemas/refresh.sh"
+    assert 'SCHEMA="v4beta13"' in script and "skaffold/v2@v2.16.1" in script
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == pinned[1], (
+        "skaffold-v4beta13.json differs from skaffold's: run tests/deploy/schemas/refresh.sh"
+    )
 
 
 def test_skaffold_structure() -> None:
