@@ -3,7 +3,7 @@
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
 #   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [checkov]
-#                            [prometheus] [kubernetes] [keda] [all]    (all = make test's: everything but keda)
+#                            [prometheus] [kubernetes] [keda] [all]    (all = make test's)
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -147,7 +147,7 @@ for t in "${tools[@]}"; do
     prometheus) install_prometheus ;;
     kubernetes) install_kubernetes ;;
     keda) install_keda ;;
-    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_kubernetes ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_kubernetes; install_keda ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done
