@@ -3,7 +3,7 @@
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
 #   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [checkov]
-#                            [prometheus] [kubernetes] [keda] [all]    (all = make test's)
+#                            [prometheus] [kubernetes] [keda] [coredns] [cluster-runtime] [all]    (all = make test's)
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -27,6 +27,9 @@ CHECKOV_VERSION="3.3.30"
 # pin them; bump there and here together).
 KUBERNETES_VERSION="v1.35.4"
 KEDA_VERSION="v2.20.2"
+# the local cluster's DNS (scripts/cluster.sh): a CoreDNS with only the plugins it needs
+# (deploy/local/coredns; its go.mod pins the version, bump both together)
+COREDNS_VERSION="v1.14.7"
 
 mkdir -p "$BIN"
 log() { echo "[install-tools] $*" >&2; }
@@ -101,6 +104,32 @@ install_keda() {
     "-X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}"
 }
 
+install_coredns() {
+  local dir="$CACHE/coredns-$COREDNS_VERSION" src="$ROOT/deploy/local/coredns" want
+  want="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  need_go coredns
+  log "CoreDNS $COREDNS_VERSION: go build (about a minute) -> $dir/bin"
+  mkdir -p "$dir/bin"
+  (cd "$src" && GOFLAGS="-trimpath -mod=readonly" go build -ldflags "-s -w" -o "$dir/bin/coredns" .)
+  echo "$want" > "$dir/.stamp"
+}
+
+# the local cluster's container runtime and the pause image's compiler (Debian packages)
+install_cluster_runtime() {
+  local missing=() c
+  for c in containerd:containerd ctr:containerd runc:runc gcc:gcc nsenter:util-linux; do
+    command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
+  done
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "cluster runtime (apt): ${missing[*]}"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 install_helm() {
   if [ -x "$BIN/helm" ] && "$BIN/helm" version --short 2>/dev/null | grep -q "$HELM_VERSION"; then return; fi
   need_go helm
@@ -147,6 +176,8 @@ for t in "${tools[@]}"; do
     prometheus) install_prometheus ;;
     kubernetes) install_kubernetes ;;
     keda) install_keda ;;
+    coredns) install_coredns ;;
+    cluster-runtime) install_cluster_runtime ;;
     all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_kubernetes; install_keda ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
