@@ -19,7 +19,7 @@ CONTAINER_NETWORK ?= host
 .DEFAULT_GOAL := help
 .PHONY: help tools dev-tools docs-config deps dev test test-unit test-integration test-e2e test-deploy \
         test-observability test-images test-containers test-faults lint typecheck fmt dashboards dashboards-check queues \
-        images kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
+        images cluster-up cluster-down test-cluster kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -97,6 +97,18 @@ test-containers: dev-tools deps ## the integration suite against containers (ima
 
 test-images: dev-tools deps ## build both images and run them against the local servers (uid, read-only root, drain)
 	$(UV) run pytest tests/images $(PYTEST_ARGS)
+
+cluster-up: ## start the local single-node Kubernetes cluster (root; docs/cluster.md)
+	bash scripts/cluster.sh up
+
+cluster-down: ## stop the local cluster and remove its state
+	bash scripts/cluster.sh down
+
+test-cluster: dev-tools deps ## helm install + helm test + a 2,000 burst scaled by KEDA on the local cluster
+	@up=$$(bash scripts/cluster.sh status >/dev/null 2>&1 && echo yes || echo no); \
+	bash scripts/cluster.sh up && \
+	bash scripts/cluster.sh exec $(UV) run pytest tests/cluster -m cluster -s $(PYTEST_ARGS); rc=$$?; \
+	[ "$$up" = yes ] || bash scripts/cluster.sh down; exit $$rc
 
 kind-up: ## create the kind cluster (context kind-smartpapers)
 	kind get clusters | grep -qx smartpapers || kind create cluster --config deploy/kind/cluster.yaml
