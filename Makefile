@@ -44,6 +44,7 @@ test: tools deps ## lint, type-check and run every test suite (what CI runs)
 	$(UV) run mypy
 	$(UV) run pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-containers PYTEST_ARGS="$(PYTEST_ARGS)"
+	$(MAKE) --no-print-directory test-cluster PYTEST_ARGS="$(PYTEST_ARGS)"
 
 test-unit: deps ## unit tests only (no servers)
 	$(UV) run pytest tests/unit $(PYTEST_ARGS)

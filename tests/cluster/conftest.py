@@ -58,8 +58,8 @@ async def clean_slate(ip: str) -> None:
         for name in QUEUES:
             try:
                 url = await admin.url_of(name)
-            except QueueUnavailableError as e:  # GetQueueUrl's NonExistentQueue: nothing to do
-                if "NonExistentQueue" not in str(e):
+            except QueueUnavailableError as e:  # no such queue: nothing to delete
+                if "QueueDoesNotExist" not in str(e) and "NonExistentQueue" not in str(e):
                     raise
                 continue
             await admin.delete(url)

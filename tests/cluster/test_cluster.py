@@ -33,6 +33,7 @@ from tests.cluster.kube import (
     helm,
     kubectl,
     mongo_uri,
+    run,
 )
 
 pytestmark = pytest.mark.cluster
@@ -170,3 +171,19 @@ async def test_burst_scales_workers_with_keda_and_loses_nothing(
     assert peak == MAX_REPLICAS, f"KEDA scaled to {peak}, not to the maximum {MAX_REPLICAS}"
     for event in ("worker pod deleted", "rollout restart"):
         assert at[event]["completed"] < TOTAL, f"{event} came after the drain: {at[event]}"
+
+
+def test_the_cluster_network_is_closed(release: dict[str, Any]) -> None:
+    """Nothing routes off the machine: the cluster's network namespace (where this test runs)
+    holds only loopback, the pod bridge and the pods' veth ends, and no default route (with
+    the release's pods running, so the bridge exists)."""
+    links = json.loads(run("ip", "-j", "link", "show").stdout)
+    kinds = {link["ifname"]: link.get("link_type") for link in links}
+    foreign = [n for n in kinds if n not in ("lo", "cni0") and not n.startswith("veth")]
+    assert not foreign, f"interfaces other than lo, cni0 and pod veths: {foreign}"
+    routes = json.loads(run("ip", "-j", "route", "show", "table", "all").stdout)
+    defaults = [r for r in routes if r.get("dst") == "default"]
+    assert not defaults, defaults
+    main = {r["dst"] for r in routes if "table" not in r}  # ip -j omits "main"
+    assert main <= {"10.244.0.0/24", "10.96.0.0/16", "fe80::/64"}, main
+    assert "10.244.0.0/24" in main, "the pod bridge's route is missing: is this the cluster?"
