@@ -8,8 +8,9 @@ ChangeMessageVisibilityBatch. The limit adapts to the database's latency
 (:class:`~smartpapers.worker.adaptive.AdaptiveLimit`), up to ``concurrency``. A slow batch's
 visibility and lease are extended (heartbeat) so no other worker receives it meanwhile.
 
-Shutdown (:meth:`Worker.stop`): no new receive starts; messages received after the stop are
-released at once (visibility 0); in-flight batches get ``drain_timeout`` seconds to finish,
+Shutdown (:meth:`Worker.stop`): no new receive starts; a receive in flight gets
+``stop_receive_grace`` seconds to answer and the messages it brings are released at once
+(visibility 0); in-flight batches get ``drain_timeout`` seconds to finish,
 then they are cancelled, their jobs released to ``queued`` and their messages made visible.
 Nothing goes to the DLQ because of a shutdown: a release does not count an attempt.
 """
@@ -52,6 +53,7 @@ class Worker:
         visibility_timeout: int = 60,
         drain_timeout: float = 25,
         poll_error_delay: float = 1.0,
+        stop_receive_grace: float = 2.0,
     ) -> None:
         self.queue = queue
         self.processor = processor
@@ -63,6 +65,7 @@ class Worker:
         self.visibility_timeout = visibility_timeout
         self.drain_timeout = drain_timeout
         self.poll_error_delay = poll_error_delay
+        self.stop_receive_grace = stop_receive_grace
         self.last_poll = time.monotonic()
         self._room = asyncio.Condition()
         self._stopping = asyncio.Event()
@@ -101,7 +104,8 @@ class Worker:
         self.last_poll = time.monotonic()
         try:
             messages = await self._until_stopping(
-                self.queue.receive(max_messages=want, wait_seconds=self.wait_seconds)
+                self.queue.receive(max_messages=want, wait_seconds=self.wait_seconds),
+                grace=self.stop_receive_grace,
             )
         except QueueUnavailableError as e:
             logger.warning("receive failed, retrying in %.1fs: %s", self.poll_error_delay, e)
@@ -120,16 +124,22 @@ class Worker:
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
-    async def _until_stopping(self, work: Awaitable[T]) -> T | None:
-        """Await ``work``, but give up at once when stop() is called (then None). A
-        poll cancelled just as SQS answered leaves those messages invisible until their
-        visibility timeout ends; they are then delivered again (delayed, never lost)."""
+    async def _until_stopping(self, work: Awaitable[T], *, grace: float = 0) -> T | None:
+        """Await ``work``, but give up ``grace`` seconds after stop() is called (then None).
+
+        A receive cancelled just as SQS answered leaves those messages invisible until their
+        visibility timeout ends (delayed, never lost; ElasticMQ even answers a poll whose
+        client has gone). Under load a receive answers at once, so a short grace lets it
+        land and its messages be released (visibility 0) instead; an idle long poll is
+        still abandoned after the grace, so it never holds the stop for its wait time."""
         task = asyncio.ensure_future(work)
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+        if not task.done() and grace > 0:
+            await asyncio.wait({task}, timeout=grace)
         if task.done():
             return task.result()
         task.cancel()
