@@ -136,8 +136,10 @@ start_services() {
   # from); prometheus-operator's from deploy/crds
   keda_mod="$(cd "$ROOT/deploy/local/keda" && go list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)"
   kubectl apply --server-side -f "$keda_mod/config/crd/bases" >/dev/null
-  kubectl apply --server-side -f "$ROOT/deploy/crds/" --field-manager=cluster-up >/dev/null 2>&1 ||
-    kubectl apply --server-side --force-conflicts -f "$ROOT/deploy/crds/" >/dev/null
+  local crd
+  for crd in "$ROOT"/deploy/crds/monitoring.coreos.com_*.yaml; do
+    kubectl apply --server-side -f "$crd" >/dev/null
+  done
   CA_BUNDLE="$(base64 -w0 <"$STATE/keda-certs/ca.crt")" render keda.yaml | kubectl apply -f - >/dev/null
   render Corefile >"$STATE/Corefile"
   launch coredns "$COREDNS" -conf "$STATE/Corefile"
