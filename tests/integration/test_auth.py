@@ -71,7 +71,7 @@ async def test_every_api_operation_needs_a_bearer_token(
         if path.startswith("/api/")
         for method in item
     ]
-    assert len(operations) == 4, operations
+    assert len(operations) == 5, operations
     before = rejected("unauthorized")
     for method, path in operations:
         url = path.replace("{job_id}", "00000000-0000-4000-8000-000000000000").replace(
@@ -143,6 +143,11 @@ async def test_students_submit_only_as_themselves_and_read_only_their_own_jobs(
     assert other.status_code == missing.status_code == 404
     assert other.json()["error"] == missing.json()["error"] == "job_not_found"
     assert set(other.json()) == set(missing.json()) == {"message", "error"}
+    # the push variants authorize the same way (SSE stream, long-poll)
+    for suffix in ("/events", "?wait=1&since=queued"):
+        url = f"/api/submissions/status/{job}{suffix}"
+        assert (await api.get(url, headers=bob)).status_code == 404, suffix
+        assert (await api.get(url)).status_code == 401, suffix
     # job ids are random UUID4s
     import uuid
 

@@ -17,9 +17,10 @@ from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.errors import install_error_handlers
 from smartpapers.api.limits import BodySizeLimitMiddleware
 from smartpapers.api.metrics import HTTP_LATENCY_BUCKETS
+from smartpapers.api.notifier import JobNotifier
 from smartpapers.api.queue_metrics import export_queue_depth
 from smartpapers.api.rate_limit import RateLimiter
-from smartpapers.api.routes import health, papers, submissions
+from smartpapers.api.routes import events, health, papers, submissions
 from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
 from smartpapers.api.submissions import JobIntake
@@ -66,6 +67,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             await limiter.ensure_indexes()
             if not limiter.ttl_index:
                 purger = asyncio.create_task(limiter.run_purger())
+        notifier = JobNotifier(jobs=jobs, interval_seconds=settings.notifier_interval_seconds)
+        notifying = asyncio.create_task(notifier.run())
         verifier: JwtVerifier | None = None
         if settings.auth_mode == "jwt":
             verifier = JwtVerifier(settings)
@@ -85,9 +88,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 batcher=batcher,
                 intake=intake,
                 limiter=limiter,
+                notifier=notifier,
                 verifier=verifier,
             )
         finally:
+            notifying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await notifying
             if purger is not None:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -166,6 +173,7 @@ def create_app(settings: Settings) -> FastAPI:
         _document_without_auth(app)
     app.include_router(health.router)
     app.include_router(submissions.router)
+    app.include_router(events.router)
     app.include_router(papers.router)
     Instrumentator(
         should_group_status_codes=True,
@@ -182,8 +190,14 @@ def create_app(settings: Settings) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.api_cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            expose_headers=["Location", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-None-Match",
+                "Last-Event-ID",
+            ],
+            expose_headers=["Location", "Retry-After", "ETag"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     return app

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from smartpapers.api.auth import ANONYMOUS, AuthenticationError, Principal
+from smartpapers.api.notifier import JobNotifier
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.services import Services
 from smartpapers.common.papers import PaperCache
@@ -38,6 +39,10 @@ def get_paper_cache(services: ServicesDep) -> PaperCache:
 
 def get_limiter(services: ServicesDep) -> RateLimiter:
     return services.limiter
+
+
+def get_notifier(services: ServicesDep) -> JobNotifier:
+    return services.notifier
 
 
 _bearer = HTTPBearer(
@@ -95,4 +100,5 @@ JobsDep = Annotated[JobRepository, Depends(get_jobs)]
 PapersDep = Annotated[PaperRepository, Depends(get_papers)]
 PaperCacheDep = Annotated[PaperCache, Depends(get_paper_cache)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+NotifierDep = Annotated[JobNotifier, Depends(get_notifier)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

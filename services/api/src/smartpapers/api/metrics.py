@@ -33,3 +33,15 @@ QUEUE_MESSAGES = Gauge(
     "Approximate SQS message counts (every API pod exports them: aggregate with max()).",
     ["queue", "state"],
 )
+
+NOTIFIER_READS = Counter(
+    "smartpapers_notifier_reads",
+    "Batched job reads of the push notifier (one per interval per 500 watched jobs, however "
+    "many clients wait).",
+)
+NOTIFIER_WATCHED_JOBS = Gauge(
+    "smartpapers_notifier_watched_jobs", "Jobs some SSE stream or long-poll of this pod waits for."
+)
+NOTIFIER_WAITERS = Gauge(
+    "smartpapers_notifier_waiters", "Open SSE streams and long-polls of this pod."
+)

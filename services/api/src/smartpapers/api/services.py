@@ -9,6 +9,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.api.auth import JwtVerifier
+from smartpapers.api.notifier import JobNotifier
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
 from smartpapers.api.submissions import JobIntake
@@ -33,5 +34,7 @@ class Services:
     intake: JobIntake
     """Job inserts of concurrent requests, one ``insert_many`` per group commit."""
     limiter: RateLimiter
+    notifier: JobNotifier
+    """Wakes SSE streams and long-polls (its task runs for the app's lifetime)."""
     verifier: JwtVerifier | None
     """None in auth mode ``none``."""

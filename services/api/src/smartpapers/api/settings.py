@@ -124,6 +124,21 @@ class Settings(CommonSettings):
         default=15.0, ge=0, description="GetQueueAttributes poll for queue-depth gauges; 0 = off"
     )
     retry_after_seconds: int = Field(default=2, description="Retry-After of 202 and 503 answers")
+    notifier_interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="push notifier: one batched read of all watched jobs per interval",
+    )
+    sse_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="comment line on an idle SSE stream"
+    )
+    sse_max_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="an SSE stream still open after this ends; the client reconnects "
+        "with Last-Event-ID",
+    )
 
     @field_validator("jwt_algorithms")
     @classmethod

@@ -1,28 +1,46 @@
-"""``POST /api/submissions`` and ``GET /api/submissions/status/{jobId}``."""
+"""``POST /api/submissions`` and ``GET /api/submissions/status/{jobId}`` (with its long-poll
+and ETag; docs/push.md)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from smartpapers.api.auth import authorize_submission, can_read_job, visible_institute
+from smartpapers.api.auth import Principal, authorize_submission, can_read_job, visible_institute
 from smartpapers.api.dependencies import (
     AuthenticatedRoute,
     JobsDep,
     LimiterDep,
+    NotifierDep,
     PaperCacheDep,
     PrincipalDep,
     ServicesDep,
     client_ip,
 )
 from smartpapers.api.errors import error_response, error_responses
+from smartpapers.api.job_views import matches, status_response
 from smartpapers.api.metrics import SUBMISSIONS_ACCEPTED
+from smartpapers.api.notifier import JobNotifier
+from smartpapers.api.rate_limit import RateLimiter
+from smartpapers.api.services import Services
 from smartpapers.api.submissions import accept_submission
 from smartpapers.common.errors import JobNotFoundError
-from smartpapers.common.models import MAX_ID_LENGTH, JobView, SubmissionAccepted, SubmissionIn
+from smartpapers.common.models import (
+    MAX_ID_LENGTH,
+    JobStatus,
+    JobView,
+    SubmissionAccepted,
+    SubmissionIn,
+)
+from smartpapers.common.repositories import JobRepository
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"], route_class=AuthenticatedRoute)
+
+
+MAX_WAIT_SECONDS = 25.0
+"""Longest long-poll (below common proxies' 30 s idle timeouts)."""
 
 
 def status_url(job_id: str) -> str:
@@ -66,10 +84,31 @@ async def submit(
     return SubmissionAccepted(job_id=job_id, status_url=url)
 
 
+async def readable_view(
+    job_id: str,
+    request: Request,
+    services: Services,
+    principal: Principal,
+    limiter: RateLimiter,
+    jobs: JobRepository,
+) -> JobView:
+    """The job's view if this principal may read it (one status read of the rate limit)."""
+    key = principal.subject if principal.subject is not None else f"ip:{client_ip(request)}"
+    await limiter.hit("status", key, services.settings.status_polls_limit)
+    job = await jobs.get(job_id) if len(job_id) <= MAX_ID_LENGTH else None
+    # another student's job is "not found", never "forbidden": ids leak nothing
+    if job is None or not can_read_job(principal, job):
+        raise JobNotFoundError(job_id[:MAX_ID_LENGTH])
+    return job.view()
+
+
 @router.get(
     "/status/{job_id}",
     response_model=JobView,
-    responses=error_responses(401, 404, 422, 429, 503),
+    responses={
+        304: {"description": "If-None-Match matched the ETag"},
+        **error_responses(401, 404, 422, 429, 503),
+    },
     summary="Status and result of a submission job",
 )
 async def job_status(
@@ -79,14 +118,38 @@ async def job_status(
     principal: PrincipalDep,
     limiter: LimiterDep,
     jobs: JobsDep,
+    notifier: NotifierDep,
+    wait: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_WAIT_SECONDS, description="long-poll: answer at the first change"),
+    ] = None,
+    since: Annotated[
+        JobStatus | None, Query(description="with wait: the status the client already has")
+    ] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """With ``wait=N`` the answer comes as soon as the status differs from ``since`` (default:
+    the current one) or after N seconds; ``If-None-Match`` with the current ETag → 304."""
+    view = await readable_view(job_id, request, services, principal, limiter, jobs)
+    if wait:
+        view = await _wait_for_change(notifier, view, since or view.status, wait)
+    response = status_response(view)
+    if matches(if_none_match, response.headers["ETag"]):
+        return Response(status_code=304, headers={"ETag": response.headers["ETag"]})
+    return response
+
+
+async def _wait_for_change(
+    notifier: JobNotifier, view: JobView, since: JobStatus, wait: float
 ) -> JobView:
-    key = principal.subject if principal.subject is not None else f"ip:{client_ip(request)}"
-    await limiter.hit("status", key, services.settings.status_polls_limit)
-    job = await jobs.get(job_id) if len(job_id) <= MAX_ID_LENGTH else None
-    # another student's job is "not found", never "forbidden": ids leak nothing
-    if job is None or not can_read_job(principal, job):
-        raise JobNotFoundError(job_id[:MAX_ID_LENGTH])
-    return job.view()
+    if view.status != since or view.status.is_final:
+        return view
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    async with notifier.watch(view) as watch:
+        while watch.view.status == since and (left := deadline - loop.time()) > 0:
+            await watch.changed(left)
+        return watch.view
 
 
 __all__ = ["router", "error_response"]
