@@ -154,7 +154,12 @@ async def test_long_poll_answers_at_the_first_change_or_after_wait(
         assert r.json()["status"] in ("processing", "completed")
         assert loop.time() - started < 10
     assert reads() > before  # woken by the notifier's batched read
-    for bad in ({"wait": 26}, {"wait": -1}, {"wait": 1, "since": "lost"}):
+    bad_params: list[dict[str, str | int]] = [
+        {"wait": 26},
+        {"wait": -1},
+        {"wait": 1, "since": "lost"},
+    ]
+    for bad in bad_params:
         assert (await api.get(url, params=bad)).status_code == 422, bad
 
 
