@@ -107,6 +107,7 @@ def test_fuzz_auth_mode_none(stack: Stack) -> None:
     assert set(statuses) == {
         "POST /api/submissions",
         "GET /api/submissions/status/{job_id}",
+        "GET /api/submissions/status/{job_id}/events",
         "POST /api/papers",
         "GET /api/papers/{paper_id}",
     }
