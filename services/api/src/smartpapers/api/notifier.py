@@ -109,13 +109,17 @@ class JobNotifier:
                 NOTIFIER_WATCHED_JOBS.dec()
 
     async def run(self) -> None:
-        """Runs until cancelled: sleeps while nobody waits, else one poll per interval."""
+        """Runs until cancelled: sleeps while nobody waits, else one poll per interval
+        (a poll that takes longer than the interval is followed by the next at once)."""
+        loop = asyncio.get_running_loop()
         while True:
             if not self._entries:
                 self._someone_waits.clear()
                 await self._someone_waits.wait()
-            await asyncio.sleep(self._interval)
+                await asyncio.sleep(self._interval)
+            started = loop.time()
             await self.poll()
+            await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))
 
     async def poll(self) -> None:
         """Read every watched job (one query per :data:`READ_CHUNK` ids) and wake the
