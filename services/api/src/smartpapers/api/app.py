@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from smartpapers.api.auth import JwtVerifier
+from smartpapers.api.backlog import BacklogEstimator, sample_finished
 from smartpapers.api.errors import install_error_handlers
 from smartpapers.api.limits import BodySizeLimitMiddleware
 from smartpapers.api.metrics import HTTP_LATENCY_BUCKETS
@@ -89,6 +90,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 intake=intake,
                 limiter=limiter,
                 notifier=notifier,
+                backlog=BacklogEstimator(
+                    default_seconds=settings.retry_after_seconds,
+                    interval_seconds=settings.queue_metrics_interval_seconds,
+                ),
                 verifier=verifier,
             )
         finally:
@@ -101,6 +106,32 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                     await purger
             await intake.close()
             await batcher.close()
+
+
+def _start_samplers(services: Services) -> list[asyncio.Task[None]]:
+    """Queue depth (metrics and Retry-After) and the finished-jobs rate, every
+    ``queue_metrics_interval_seconds`` (0: neither; Retry-After stays the default)."""
+    interval = services.settings.queue_metrics_interval_seconds
+    if interval <= 0:
+        return []
+    queues = {"main": services.queue}
+    if services.dlq is not None:
+        queues["dlq"] = services.dlq
+
+    def on_depth(name: str, depth: dict[str, int]) -> None:
+        if name == "main":
+            services.backlog.observe_depth(depth)
+
+    return [
+        asyncio.create_task(
+            export_queue_depth(queues=queues, interval_seconds=interval, on_depth=on_depth)
+        ),
+        asyncio.create_task(
+            sample_finished(
+                estimator=services.backlog, jobs=services.jobs, interval_seconds=interval
+            )
+        ),
+    ]
 
 
 class AuthNotAvailableError(RuntimeError):
@@ -138,24 +169,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings) as services:
             app.state.services = services
-            exporter: asyncio.Task[None] | None = None
-            if settings.queue_metrics_interval_seconds > 0:
-                queues = {"main": services.queue}
-                if services.dlq is not None:
-                    queues["dlq"] = services.dlq
-                exporter = asyncio.create_task(
-                    export_queue_depth(
-                        queues=queues, interval_seconds=settings.queue_metrics_interval_seconds
-                    )
-                )
+            samplers = _start_samplers(services)
             logger.info("API ready", extra={"port": settings.api_port})
             try:
                 yield
             finally:
-                if exporter is not None:
-                    exporter.cancel()
+                for task in samplers:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await exporter
+                        await task
                 logger.info("API stopping: flushing pending queue sends")
 
     docs = settings.api_docs_enabled

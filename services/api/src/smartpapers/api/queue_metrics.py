@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from smartpapers.api.metrics import QUEUE_MESSAGES
 from smartpapers.common.errors import QueueUnavailableError
@@ -12,8 +13,14 @@ from smartpapers.common.queue import SqsQueue
 logger = logging.getLogger(__name__)
 
 
-async def export_queue_depth(*, queues: dict[str, SqsQueue], interval_seconds: float) -> None:
-    """Runs until cancelled; one GetQueueAttributes per queue per interval."""
+async def export_queue_depth(
+    *,
+    queues: dict[str, SqsQueue],
+    interval_seconds: float,
+    on_depth: Callable[[str, dict[str, int]], None] | None = None,
+) -> None:
+    """Runs until cancelled; one GetQueueAttributes per queue per interval. ``on_depth``
+    also gets each answer (the Retry-After estimator reads the main queue's)."""
     while True:
         for name, queue in queues.items():
             try:
@@ -23,4 +30,6 @@ async def export_queue_depth(*, queues: dict[str, SqsQueue], interval_seconds: f
                 continue
             for state, value in depth.items():
                 QUEUE_MESSAGES.labels(queue=name, state=state).set(value)
+            if on_depth is not None:
+                on_depth(name, depth)
         await asyncio.sleep(interval_seconds)

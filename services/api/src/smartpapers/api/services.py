@@ -9,6 +9,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.api.auth import JwtVerifier
+from smartpapers.api.backlog import BacklogEstimator
 from smartpapers.api.notifier import JobNotifier
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
@@ -36,5 +37,7 @@ class Services:
     limiter: RateLimiter
     notifier: JobNotifier
     """Wakes SSE streams and long-polls (its task runs for the app's lifetime)."""
+    backlog: BacklogEstimator
+    """Retry-After of 202s and queued status answers, from sampled queue depth and rate."""
     verifier: JwtVerifier | None
     """None in auth mode ``none``."""

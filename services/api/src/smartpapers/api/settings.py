@@ -123,7 +123,13 @@ class Settings(CommonSettings):
     queue_metrics_interval_seconds: float = Field(
         default=15.0, ge=0, description="GetQueueAttributes poll for queue-depth gauges; 0 = off"
     )
-    retry_after_seconds: int = Field(default=2, description="Retry-After of 202 and 503 answers")
+    retry_after_seconds: int = Field(
+        default=2,
+        ge=1,
+        le=60,
+        description="Retry-After of 503s, and of 202s and queued status answers while the "
+        "backlog estimate knows nothing (docs/push.md#retry-after)",
+    )
     notifier_interval_seconds: float = Field(
         default=0.5,
         gt=0,

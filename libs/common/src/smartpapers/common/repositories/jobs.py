@@ -4,7 +4,9 @@ and the outbox. (The sweeper's queries are in ``sweeps``.)
 Status moves only by compare-and-set on ``status`` and, while processing, on ``leaseOwner``
 (a token per claim round trip, see ``smartpapers.common.lease``), so concurrent or repeated
 deliveries of one message have one effect. Every filter is ``_id`` or ``_id $in`` plus
-equality on plain fields — no ``$or`` — so every server answers it from the ``_id`` index.
+equality on plain fields — no ``$or`` — so every server answers it from the ``_id`` index;
+the one exception, :meth:`JobRepository.count_finished_since`, ranges over the
+``(status, updatedAt)`` index.
 """
 
 from __future__ import annotations
@@ -115,6 +117,18 @@ class JobRepository:
         async with storage_errors("read jobs"):
             docs = await self._jobs.find({"_id": {"$in": list(job_ids)}}).to_list()
         return [Job.from_document(d) for d in docs]
+
+    async def count_finished_since(self, since: datetime) -> int:
+        """Jobs that reached ``completed`` or ``failed`` at or after ``since`` (a final
+        status is never updated again, so ``updatedAt`` is when it was reached): one
+        ``count`` per final status, each a range of the ``(status, updatedAt)`` index."""
+        total = 0
+        async with storage_errors("count finished jobs"):
+            for final in (JobStatus.COMPLETED, JobStatus.FAILED):
+                total += await self._jobs.count_documents(
+                    {"status": final.value, "updatedAt": {"$gte": since}}
+                )
+        return total
 
     # -- leases (smartpapers.common.lease is their one user) -------------------------------
 

@@ -80,7 +80,7 @@ async def submit(
     SUBMISSIONS_ACCEPTED.inc()
     url = status_url(job_id)
     response.headers["Location"] = url
-    response.headers["Retry-After"] = str(services.settings.retry_after_seconds)
+    response.headers["Retry-After"] = str(services.backlog.retry_after())
     return SubmissionAccepted(job_id=job_id, status_url=url)
 
 
@@ -136,6 +136,8 @@ async def job_status(
     response = status_response(view)
     if matches(if_none_match, response.headers["ETag"]):
         return Response(status_code=304, headers={"ETag": response.headers["ETag"]})
+    if view.status is JobStatus.QUEUED:
+        response.headers["Retry-After"] = str(services.backlog.retry_after())
     return response
 
 

@@ -1,0 +1,95 @@
+"""``Retry-After`` from the backlog: when will a job accepted now be done?
+
+The estimate uses two numbers every API pod already samples in the background — never I/O
+per request:
+
+- ``depth``: the main queue's messages (visible + in flight), from the GetQueueAttributes
+  poll that also feeds ``smartpapers_sqs_queue_messages`` (every
+  ``SMARTPAPERS_QUEUE_METRICS_INTERVAL_SECONDS``);
+- ``rate``: jobs the whole system finished (``completed`` or ``failed``) in the last
+  :data:`RATE_WINDOW_SECONDS`, divided by that window — one ``count`` per final status per
+  interval on the ``(status, updatedAt)`` index.
+
+A job accepted now has at most ``depth`` jobs ahead of it, so it is done in about
+``(depth + 1) / rate`` seconds::
+
+    Retry-After = clamp(ceil((depth + 1) / rate), 1, 60)
+
+and ``SMARTPAPERS_RETRY_AFTER_SECONDS`` (2) when nothing is known: no sample yet, a sample
+older than three intervals, or no job finished in the window (an idle system, or workers that
+have not finished anything yet — a cold start is not a reason to send students away for a
+minute). The status answer of a queued job carries the same estimate: an upper bound that
+shrinks as the queue drains. See docs/push.md#retry-after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from smartpapers.common.errors import StorageUnavailableError
+from smartpapers.common.repositories import JobRepository
+from smartpapers.common.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+RATE_WINDOW_SECONDS = 60.0
+"""Finished jobs are counted over this window (long enough to smooth batches, short enough to
+follow KEDA adding workers)."""
+MIN_SECONDS, MAX_SECONDS = 1, 60
+STALE_AFTER_INTERVALS = 3
+
+
+class BacklogEstimator:
+    """Holds the latest samples; :meth:`retry_after` is arithmetic on them."""
+
+    def __init__(
+        self,
+        *,
+        default_seconds: int,
+        interval_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._default = default_seconds
+        self._max_age = STALE_AFTER_INTERVALS * interval_seconds
+        self._clock = clock
+        self._depth: tuple[float, int] | None = None
+        self._rate: tuple[float, float] | None = None
+
+    def observe_depth(self, depth: dict[str, int]) -> None:
+        """A GetQueueAttributes answer of the main queue (``visible``/``inflight``)."""
+        self._depth = (self._clock(), depth.get("visible", 0) + depth.get("inflight", 0))
+
+    def observe_finished(self, count: int, window_seconds: float = RATE_WINDOW_SECONDS) -> None:
+        """``count`` jobs finished in the last ``window_seconds``."""
+        self._rate = (self._clock(), count / window_seconds)
+
+    def _fresh(self, sample: tuple[float, float] | tuple[float, int] | None) -> bool:
+        return sample is not None and self._clock() - sample[0] <= self._max_age
+
+    def retry_after(self) -> int:
+        """Seconds until a job accepted now is probably done, in [1, 60]; the default when
+        the samples say nothing."""
+        if self._depth is None or self._rate is None:
+            return self._default
+        if not (self._fresh(self._depth) and self._fresh(self._rate)) or self._rate[1] <= 0:
+            return self._default
+        estimate = math.ceil((self._depth[1] + 1) / self._rate[1])
+        return max(MIN_SECONDS, min(MAX_SECONDS, estimate))
+
+
+async def sample_finished(
+    *, estimator: BacklogEstimator, jobs: JobRepository, interval_seconds: float
+) -> None:
+    """Runs until cancelled: counts the jobs finished in the last window, every interval."""
+    while True:
+        since = utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS)
+        try:
+            estimator.observe_finished(await jobs.count_finished_since(since))
+        except StorageUnavailableError as e:
+            logger.warning("finished-jobs count unavailable: %s", e)
+        await asyncio.sleep(interval_seconds)
