@@ -23,6 +23,9 @@ def main() -> None:
         timeout_graceful_shutdown=settings.api_graceful_timeout_seconds,
         timeout_keep_alive=settings.api_keep_alive_seconds,
         limit_concurrency=settings.api_limit_concurrency,
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=settings.ws_ping_seconds,
+        ws_max_size=64 * 1024,  # a subscribe message of 50 ids is a few KiB
         backlog=4096,
         log_config=None,
         access_log=False,

@@ -21,7 +21,7 @@ from smartpapers.api.metrics import HTTP_LATENCY_BUCKETS
 from smartpapers.api.notifier import JobNotifier
 from smartpapers.api.queue_metrics import export_queue_depth
 from smartpapers.api.rate_limit import RateLimiter
-from smartpapers.api.routes import events, health, papers, submissions
+from smartpapers.api.routes import events, health, papers, submissions, ws
 from smartpapers.api.services import Services
 from smartpapers.api.settings import Settings
 from smartpapers.api.submissions import JobIntake
@@ -196,6 +196,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(submissions.router)
     app.include_router(events.router)
+    app.include_router(ws.router)
     app.include_router(papers.router)
     Instrumentator(
         should_group_status_codes=True,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from smartpapers.api.auth import ANONYMOUS, AuthenticationError, Principal
 from smartpapers.api.notifier import JobNotifier
@@ -17,7 +18,7 @@ from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import JobRepository, PaperRepository
 
 
-def get_services(request: Request) -> Services:
+def get_services(request: HTTPConnection) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -51,15 +52,31 @@ _bearer = HTTPBearer(
 )
 
 
-async def authenticate(request: Request) -> Principal:
+WS_BEARER_PREFIX = "bearer."
+"""A browser cannot set headers on a WebSocket: it offers the subprotocol ``bearer.<JWT>``
+next to ``smartpapers.v1`` instead (docs/push.md#websocket)."""
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The bearer token of ``Authorization``, or of a WebSocket's ``bearer.`` subprotocol."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if connection.scope["type"] == "websocket":
+        for protocol in connection.scope.get("subprotocols", []):
+            if protocol.startswith(WS_BEARER_PREFIX) and len(protocol) > len(WS_BEARER_PREFIX):
+                return str(protocol[len(WS_BEARER_PREFIX) :])
+    return None
+
+
+async def authenticate(request: HTTPConnection) -> Principal:
     """Auth mode ``none``: the trusted anonymous principal. ``jwt``: the verified token's
     principal, or 401 (503 while the JWKS cannot be fetched)."""
     verifier = get_services(request).verifier
     if verifier is None:
         return ANONYMOUS
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request)
+    if token is None:
         raise AuthenticationError("bearer token required", bearer_error=None)
     return await verifier.verify(token)
 
@@ -91,7 +108,7 @@ async def get_principal(
     return await authenticate(request)  # a route outside AuthenticatedRoute
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     """The peer address (uvicorn applies X-Forwarded-For only from trusted proxies)."""
     return request.client.host if request.client is not None else "unknown"
 

@@ -113,18 +113,28 @@ def _headers(exc: Exception, status: int, retry_after_seconds: int) -> dict[str,
     return None
 
 
+def status_of(exc: SmartpapersError) -> int:
+    return next((s for t, s in STATUS if isinstance(exc, t)), 500)
+
+
+def domain_error_response(exc: SmartpapersError, *, retry_after_seconds: int) -> JSONResponse:
+    """The HTTP answer of a domain error (also a refused WebSocket upgrade's)."""
+    status = status_of(exc)
+    headers = _headers(exc, status, retry_after_seconds)
+    return error_response(status, exc.code, str(exc), headers=headers)
+
+
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SmartpapersError)
-        status = next((s for t, s in STATUS if isinstance(exc, t)), 500)
+        status = status_of(exc)
         count_rejection(request.method, request.url.path, status)
         if status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, exc)
         elif status in (401, 403):
             # the reason only: never the token
             logger.info("%s %s denied (%d): %s", request.method, request.url.path, status, exc)
-        headers = _headers(exc, status, retry_after_seconds)
-        return error_response(status, exc.code, str(exc), headers=headers)
+        return domain_error_response(exc, retry_after_seconds=retry_after_seconds)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

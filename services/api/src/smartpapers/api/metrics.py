@@ -43,5 +43,15 @@ NOTIFIER_WATCHED_JOBS = Gauge(
     "smartpapers_notifier_watched_jobs", "Jobs some SSE stream or long-poll of this pod waits for."
 )
 NOTIFIER_WAITERS = Gauge(
-    "smartpapers_notifier_waiters", "Open SSE streams and long-polls of this pod."
+    "smartpapers_notifier_waiters",
+    "Open SSE streams, WebSocket subscriptions and long-polls of this pod.",
+)
+WS_CONNECTIONS = Gauge(
+    "smartpapers_ws_connections", "Open WebSocket connections (/api/submissions/ws) of this pod."
+)
+WS_DISCONNECTS = Counter(
+    "smartpapers_ws_disconnects",
+    "Ended WebSocket connections by reason: client (it left), protocol (it broke the "
+    "subscription rules), slow_client (it did not read its messages), error.",
+    ["reason"],
 )

@@ -64,8 +64,9 @@ class Watch:
         """The latest view the notifier has (the one the client was given, at first)."""
         return self._entry.view
 
-    async def changed(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the next change; True if one came."""
+    async def changed(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds (None: no limit) for the next change; True if one
+        came."""
         event = self._entry.changed
         try:
             async with asyncio.timeout(timeout):

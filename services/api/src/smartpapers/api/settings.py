@@ -146,6 +146,19 @@ class Settings(CommonSettings):
         "with Last-Event-ID",
     )
 
+    ws_ping_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="WebSocket protocol ping interval; a peer that does not answer within "
+        "as long is disconnected",
+    )
+    ws_send_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="a WebSocket client that takes longer to accept one message is "
+        "disconnected (1008), never buffered without limit",
+    )
+
     @field_validator("jwt_algorithms")
     @classmethod
     def _asymmetric_only(cls, value: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from starlette.requests import HTTPConnection
 
 from smartpapers.api.auth import Principal, authorize_submission, can_read_job, visible_institute
 from smartpapers.api.dependencies import (
@@ -86,7 +87,7 @@ async def submit(
 
 async def readable_view(
     job_id: str,
-    request: Request,
+    request: HTTPConnection,
     services: Services,
     principal: Principal,
     limiter: RateLimiter,
