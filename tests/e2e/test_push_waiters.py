@@ -106,12 +106,13 @@ async def test_one_thousand_sse_waiters_on_one_api_process(local: LocalStack) ->
             return r.json()["jobId"], correct
 
         expected = dict(await asyncio.gather(*(submit(i) for i in range(WAITERS))))
+        pid = local.api.popen.pid if local.api else 0
+        rss_before = rss_mib(pid)
         first, held = asyncio.Event(), list[str]()
         streams = [
             asyncio.create_task(wait_on_stream(c, job_id, first, held)) for job_id in expected
         ]
         await asyncio.wait_for(first.wait(), timeout=120)
-        pid = local.api.popen.pid if local.api else 0
         before = metric((await c.get("/metrics")).text, "smartpapers_notifier_reads_total")
         window = 5.0
         await asyncio.sleep(window)
@@ -139,7 +140,10 @@ async def test_one_thousand_sse_waiters_on_one_api_process(local: LocalStack) ->
         "notifier_interval_s": INTERVAL,
         "db_reads_per_s_while_waiting": round(reads_per_s, 2),
         "polling_2s_reads_per_s_equivalent": WAITERS / 2,
+        "reads_saved_ratio": round(WAITERS / 2 / reads_per_s, 1),
+        "api_rss_mib_before_streams": round(rss_before, 1),
         "api_rss_mib_with_streams": round(rss_waiting, 1),
+        "rss_kib_per_stream": round((rss_waiting - rss_before) * 1024 / WAITERS, 1),
         "completion_to_event_s": {
             "p50": round(statistics.median(delays), 3),
             "p99": round(q[98], 3),
