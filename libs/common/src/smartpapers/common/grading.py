@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeAlias
 
+from smartpapers.common.job import Job, Submission
 from smartpapers.common.models import AnswerIn, Paper
 
 Scalar: TypeAlias = str | bool | int | float | None  # noqa: UP040
@@ -48,3 +50,19 @@ def grade(*, paper: Paper, answers: Iterable[AnswerIn]) -> Grade:
         ):
             score += question.marks
     return Grade(score=score, total=total)
+
+
+def grade_job(job: Job, paper: Paper, *, now: datetime) -> Submission:
+    """The job's graded submission (the worker's and the inline grader's one recipe)."""
+    raw, answers = job.answers()
+    result = grade(paper=paper, answers=answers)
+    return Submission(
+        job_id=job.job_id,
+        student_id=job.student_id,
+        paper_id=job.paper_id,
+        institute_id=job.institute_id,
+        answers=raw,
+        score=result.score,
+        total=result.total,
+        graded_at=now,
+    )

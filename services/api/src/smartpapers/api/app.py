@@ -16,6 +16,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.backlog import BacklogEstimator, sample_finished
 from smartpapers.api.errors import install_error_handlers
+from smartpapers.api.inline import InlineGrader
 from smartpapers.api.limits import BodySizeLimitMiddleware
 from smartpapers.api.metrics import HTTP_LATENCY_BUCKETS
 from smartpapers.api.notifier import JobNotifier
@@ -29,7 +30,7 @@ from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
-from smartpapers.common.repositories import JobRepository, PaperRepository
+from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         jobs = JobRepository(db)
         paper_repo = PaperRepository(db)
+        paper_cache = PaperCache(
+            repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
+        )
         batcher = SendBatcher(
             queue=queue, on_failed=jobs.mark_unsent, linger_seconds=settings.send_linger_seconds
         )
@@ -83,11 +87,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 dlq=dlq,
                 jobs=jobs,
                 papers=paper_repo,
-                paper_cache=PaperCache(
-                    repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
-                ),
+                paper_cache=paper_cache,
                 batcher=batcher,
                 intake=intake,
+                inline=InlineGrader(
+                    intake=intake,
+                    jobs=jobs,
+                    submissions=SubmissionRepository(db),
+                    paper_cache=paper_cache,
+                ),
                 limiter=limiter,
                 notifier=notifier,
                 backlog=BacklogEstimator(

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.backlog import BacklogEstimator
+from smartpapers.api.inline import InlineGrader
 from smartpapers.api.notifier import JobNotifier
 from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
@@ -34,6 +35,8 @@ class Services:
     batcher: SendBatcher
     intake: JobIntake
     """Job inserts of concurrent requests, one ``insert_many`` per group commit."""
+    inline: InlineGrader
+    """Grading in the request (sync mode)."""
     limiter: RateLimiter
     notifier: JobNotifier
     """Wakes SSE streams and long-polls (its task runs for the app's lifetime)."""

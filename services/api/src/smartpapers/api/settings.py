@@ -146,6 +146,11 @@ class Settings(CommonSettings):
         "with Last-Event-ID",
     )
 
+    submissions_mode: Literal["async", "sync"] = Field(
+        default="async",
+        description="`async`: queue, 202 (the default); `sync`: grade in the request, 201 "
+        "with the score, no queue — the rollback switch (docs/operations.md)",
+    )
     ws_ping_seconds: float = Field(
         default=20.0,
         gt=0,

@@ -30,7 +30,7 @@ from smartpapers.common.batching import SendBatcher
 from smartpapers.common.coalescing import Coalescer
 from smartpapers.common.errors import PaperNotFoundError, StorageTimeoutError, TooManyAnswersError
 from smartpapers.common.job import Job
-from smartpapers.common.models import SubmissionIn
+from smartpapers.common.models import Paper, SubmissionIn
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import JobRepository
 from smartpapers.common.timeutil import utcnow
@@ -93,11 +93,7 @@ async def accept_submission(
 ) -> str:
     """Returns the jobId (an earlier one for a replayed Idempotency-Key). ``institute``: the
     only institute whose papers the caller sees (another's paper is "not found")."""
-    paper = await paper_cache.get(submission.paper_id)
-    if institute is not None and paper.institute_id != institute:
-        raise PaperNotFoundError(submission.paper_id)
-    if len(submission.answers) > len(paper.questions):
-        raise TooManyAnswersError(answers=len(submission.answers), questions=len(paper.questions))
+    await checked_paper(submission, paper_cache=paper_cache, institute=institute)
     job = Job.new(submission=submission, idempotency_key=idempotency_key, now=utcnow())
     job_id = await intake.store(job)
     if job_id == job.job_id:
@@ -109,3 +105,15 @@ async def accept_submission(
         if not sent:
             logger.warning("job %s stored but not enqueued; the sweeper will send it", job_id)
     return job_id
+
+
+async def checked_paper(
+    submission: SubmissionIn, *, paper_cache: PaperCache, institute: str | None
+) -> Paper:
+    """The submission's paper, if the caller may see it and the answers fit it."""
+    paper = await paper_cache.get(submission.paper_id)
+    if institute is not None and paper.institute_id != institute:
+        raise PaperNotFoundError(submission.paper_id)
+    if len(submission.answers) > len(paper.questions):
+        raise TooManyAnswersError(answers=len(submission.answers), questions=len(paper.questions))
+    return paper

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from smartpapers.common import failpoints
 from smartpapers.common.errors import InvalidMessageError, NotFoundError, UnstorableDocumentError
-from smartpapers.common.grading import grade
+from smartpapers.common.grading import grade_job
 from smartpapers.common.job import Job, Submission
 from smartpapers.common.lease import Claimer, Lease, NotClaimed, Unclaimed
 from smartpapers.common.models import JobResult, Paper
@@ -179,18 +179,7 @@ class JobProcessor:
             paper: Paper = await self._papers.get(job.paper_id)
         except NotFoundError as e:
             return Finish(job.job_id, token, utcnow(), error=str(e))
-        raw, answers = job.answers()
-        result = grade(paper=paper, answers=answers)
-        return Submission(
-            job_id=job.job_id,
-            student_id=job.student_id,
-            paper_id=job.paper_id,
-            institute_id=job.institute_id,
-            answers=raw,
-            score=result.score,
-            total=result.total,
-            graded_at=utcnow(),
-        )
+        return grade_job(job, paper, now=utcnow())
 
     @staticmethod
     def _finish(

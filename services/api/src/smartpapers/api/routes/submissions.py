@@ -7,6 +7,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from smartpapers.api.auth import Principal, authorize_submission, can_read_job, visible_institute
@@ -21,6 +22,7 @@ from smartpapers.api.dependencies import (
     client_ip,
 )
 from smartpapers.api.errors import error_response, error_responses
+from smartpapers.api.inline import preferred_wait, wait_for_result
 from smartpapers.api.job_views import matches, status_response
 from smartpapers.api.metrics import SUBMISSIONS_ACCEPTED
 from smartpapers.api.notifier import JobNotifier
@@ -30,6 +32,7 @@ from smartpapers.api.submissions import accept_submission
 from smartpapers.common.errors import JobNotFoundError
 from smartpapers.common.models import (
     MAX_ID_LENGTH,
+    JobResult,
     JobStatus,
     JobView,
     SubmissionAccepted,
@@ -52,7 +55,14 @@ def status_url(job_id: str) -> str:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmissionAccepted,
-    responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
+    responses={
+        201: {
+            "model": JobResult,
+            "description": "Graded in the request: submissions mode `sync`, or `Prefer: "
+            "wait=N` and the job completed within N seconds (≤ 10)",
+        },
+        **error_responses(401, 403, 404, 409, 413, 422, 429, 503),
+    },
     summary="Queue a submission for grading",
 )
 async def submit(
@@ -65,21 +75,49 @@ async def submit(
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
     ] = None,
-) -> SubmissionAccepted:
+    prefer: Annotated[
+        str | None,
+        Header(
+            description="`wait=N` (RFC 7240): answer 201 with the result if it is ready "
+            "within N ≤ 10 s, else the usual 202"
+        ),
+    ] = None,
+) -> SubmissionAccepted | JSONResponse:
+    """202 with the job's status URL; 201 ``{submissionId, score, total}`` when graded in
+    the request (docs/operations.md#rollback-synchronous-grading)."""
     authorize_submission(principal, submission)
     # jwt mode: studentId == sub (checked above); none mode: the body's studentId
     await limiter.hit("submit", submission.student_id, services.settings.submissions_limit)
-    job_id = await accept_submission(
-        submission=submission,
-        idempotency_key=idempotency_key,
-        intake=services.intake,
-        paper_cache=paper_cache,
-        batcher=services.batcher,
-        send_timeout=services.settings.send_timeout_seconds,
-        institute=visible_institute(principal),
-    )
+    result: JobResult | None = None
+    if services.settings.submissions_mode == "sync":
+        job_id, result = await services.inline.grade(
+            submission, idempotency_key=idempotency_key, institute=visible_institute(principal)
+        )
+    else:
+        job_id = await accept_submission(
+            submission=submission,
+            idempotency_key=idempotency_key,
+            intake=services.intake,
+            paper_cache=paper_cache,
+            batcher=services.batcher,
+            send_timeout=services.settings.send_timeout_seconds,
+            institute=visible_institute(principal),
+        )
+        if (wait := preferred_wait(prefer)) is not None:
+            result = await wait_for_result(
+                jobs=services.jobs, notifier=services.notifier, job_id=job_id, seconds=wait
+            )
     SUBMISSIONS_ACCEPTED.inc()
     url = status_url(job_id)
+    if result is not None:
+        graded = JSONResponse(
+            result.model_dump(mode="json", by_alias=True),
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": url},
+        )
+        if prefer is not None and services.settings.submissions_mode == "async":
+            graded.headers["Preference-Applied"] = "wait"
+        return graded
     response.headers["Location"] = url
     response.headers["Retry-After"] = str(services.backlog.retry_after())
     return SubmissionAccepted(job_id=job_id, status_url=url)
