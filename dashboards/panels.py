@@ -25,6 +25,8 @@ RI = "$__rate_interval"
 NS = 'namespace=~"$namespace"'
 API = f'{NS}, job=~"${{release}}-api"'
 WORKER = f'{NS}, job=~"${{release}}-worker"'
+# who grades jobs: the workers, and the API in submissions mode sync (the rollback switch)
+GRADERS = f'{NS}, job=~"${{release}}-(api|worker)"'
 ANY = f'{NS}, job=~"${{release}}-(api|worker)"'
 HPA = f'{NS}, horizontalpodautoscaler=~"keda-hpa-${{release}}-worker"'
 SCALED_OBJECT = 'scaledObject=~"${release}-worker"'

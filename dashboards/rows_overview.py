@@ -7,6 +7,7 @@ from dashboards import slo
 from dashboards.panels import (
     ANY,
     API,
+    GRADERS,
     RI,
     WORKER,
     P,
@@ -38,7 +39,7 @@ def overview() -> list[P]:
             "ops",
             [
                 Q(
-                    f'sum(rate(smartpapers_jobs_processed_total{{{WORKER}, outcome="completed"}}'
+                    f'sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, outcome="completed"}}'
                     f"[{RI}]))",
                     "completed/s",
                 )
@@ -53,8 +54,8 @@ def overview() -> list[P]:
             "percentunit",
             [
                 Q(
-                    f'(sum(rate(smartpapers_jobs_processed_total{{{WORKER}, outcome="failed"}}[{RI}]))'
-                    f" or vector(0)) / sum(rate(smartpapers_jobs_processed_total{{{WORKER}, {done}}}"
+                    f'(sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, outcome="failed"}}[{RI}]))'
+                    f" or vector(0)) / sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, {done}}}"
                     f"[{RI}]))",
                     "failed",
                 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dashboards import slo
 from dashboards.panels import (
     API,
+    GRADERS,
     RI,
     WORKER,
     P,
@@ -65,7 +66,7 @@ def queue() -> list[P]:
                     "accepted/s",
                 ),
                 Q(
-                    f"sum(rate(smartpapers_jobs_processed_total{{{WORKER}, {done}}}[{RI}]))",
+                    f"sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, {done}}}[{RI}]))",
                     "finished/s",
                 ),
             ],
@@ -79,7 +80,7 @@ def queue() -> list[P]:
             "s",
             [
                 Q(
-                    f"{main_visible} / sum(rate(smartpapers_jobs_processed_total{{{WORKER}, {done}}}"
+                    f"{main_visible} / sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, {done}}}"
                     f"[{RI}]))",
                     "drain time",
                 )
@@ -95,7 +96,7 @@ def queue() -> list[P]:
             "ops",
             [
                 Q(
-                    f'sum(rate(smartpapers_jobs_processed_total{{{WORKER}, outcome="retried"}}[{RI}]))'
+                    f'sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, outcome="retried"}}[{RI}]))'
                     " or vector(0)",
                     "retried/s",
                 )
@@ -115,7 +116,7 @@ def workers() -> list[P]:
             "ops",
             [
                 Q(
-                    f"sum by (outcome) (rate(smartpapers_jobs_processed_total{{{WORKER}}}[{RI}]))",
+                    f"sum by (outcome) (rate(smartpapers_jobs_processed_total{{{GRADERS}}}[{RI}]))",
                     "{{outcome}}",
                 )
             ],

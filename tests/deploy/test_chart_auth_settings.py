@@ -195,6 +195,7 @@ BAD_VALUES = [
     ("config.api.corsOrigins[0]=exams.example.edu", "/config/api/corsOrigins/0"),
     ("config.api.docsEnabled=maybe", "/config/api/docsEnabled"),
     ("config.api.limitConcurrency=0", "/config/api/limitConcurrency"),
+    ("config.api.submissionsMode=later", "/config/api/submissionsMode"),
     ("networkPolicy.apiIngressFrom[0].everything=true", "/networkPolicy/apiIngressFrom/0"),
     ("networkPolicy.metricsIngressFrom[0].ipBlock.cidr=any", "/networkPolicy/metricsIngressFrom/0"),
     ("networkPolicy.extraEgress[0].to[0].ipBlock.cidr=0.0.0.0/0", "missing property 'ports'"),

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.api.app import create_app
@@ -24,6 +25,11 @@ from tests.conftest import Stack
 from tests.integration.conftest import RunWorker, api_settings, wait_for
 from tests.integration.test_api import submission
 from tests.integration.test_sweeper import sweeper
+
+
+def completed_count() -> float:
+    labels = {"outcome": "completed"}
+    return REGISTRY.get_sample_value("smartpapers_jobs_processed_total", labels) or 0.0
 
 
 @pytest.fixture
@@ -49,8 +55,10 @@ async def async_api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 async def test_sync_mode_answers_201_with_the_score_and_writes_what_a_worker_would(
     sync_api: httpx.AsyncClient, mongo_db: AsyncDatabase[Any], main_queue: SqsQueue
 ) -> None:
+    before = completed_count()
     r = await sync_api.post("/api/submissions", json=submission(13))
     assert r.status_code == 201, r.text
+    assert completed_count() == before + 1  # the dashboard's job panels see it
     body = r.json()
     assert set(body) == {"submissionId", "score", "total"}
     assert (body["score"], body["total"]) == (13, 20)

@@ -30,6 +30,7 @@ class FakeApi:
     wrong_every: int = 0  # every n-th job is graded one mark low
     never_finish_every: int = 0  # every n-th job stays queued
     fail_every: int = 0
+    graded_every: int = 0  # every n-th POST answers 201 with the result (sync mode)
     retry_after: str = "0"
     depth: int = 0
     posts: int = 0
@@ -95,6 +96,13 @@ class FakeApi:
             if self.never_finish_every and n % self.never_finish_every == 0:
                 status = "queued"
             self.jobs[job_id] = {"score": score, "final": status}
+        if self.graded_every and n % self.graded_every == 0:
+            self.jobs[job_id]["final"] = "completed"
+            return web.json_response(
+                {"submissionId": f"sub-{job_id}", "score": score, "total": self.questions},
+                status=201,
+                headers={"Location": f"/api/submissions/status/{job_id}"},
+            )
         return web.json_response(
             {"jobId": job_id, "status": "queued", "statusUrl": f"/status/{job_id}"},
             status=202,

@@ -35,6 +35,15 @@ def test_a_clean_run_passes_and_verifies_every_score() -> None:
     assert result.queue_depth and result.queue_depth[0].inflight == 3
 
 
+def test_201_answers_are_results_without_polling() -> None:
+    api = FakeApi(graded_every=2)  # half graded in the request, half queued
+    _, s = run(api)
+    assert (s.accepted, s.completed, s.verified_scores, s.wrong_scores) == (40, 40, 40, 0)
+    graded = [j for i, j in enumerate(api.jobs, start=1) if i % 2 == 0]
+    assert graded and not any(api.polls.get(j) for j in graded)  # never polled
+    assert all(api.polls.get(j) for j in api.jobs if j not in graded)
+
+
 def test_a_burst_and_a_rate_both_send_everything() -> None:
     _, s = run(FakeApi(), total=30, burst=True)
     assert s.completed == 30 and s.exit_code == 0

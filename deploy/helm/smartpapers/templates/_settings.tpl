@@ -35,6 +35,7 @@ config.extra must not repeat) both derive from this table.
   (list "SMARTPAPERS_RATE_LIMIT_WINDOW_SECONDS" "config.rateLimit.windowSeconds" (int $rl.windowSeconds | toString))
   (list "SMARTPAPERS_API_CORS_ORIGINS" "config.api.corsOrigins" (default (list) $v.config.api.corsOrigins | toJson))
   (list "SMARTPAPERS_API_DOCS_ENABLED" "config.api.docsEnabled" ($v.config.api.docsEnabled | toString))
+  (list "SMARTPAPERS_SUBMISSIONS_MODE" "config.api.submissionsMode" ($v.config.api.submissionsMode | toString))
   (list "SMARTPAPERS_API_LIMIT_CONCURRENCY" "config.api.limitConcurrency" (ternary "" (int $v.config.api.limitConcurrency | toString) (kindIs "invalid" $v.config.api.limitConcurrency)))
   (list "SMARTPAPERS_LOG_LEVEL" "config.log.level" ($v.config.log.level | toString))
   (list "SMARTPAPERS_LOG_FORMAT" "config.log.format" ($v.config.log.format | toString))

@@ -15,6 +15,15 @@ SQS_REQUESTS = Counter(
     ["operation"],
 )
 
+JOBS_PROCESSED = Counter(
+    "smartpapers_jobs_processed",
+    "Job deliveries handled, by outcome (retried = left for redelivery after an error); "
+    "the API counts the jobs it grades in the request (submissions mode sync).",
+    ["outcome"],
+)
+for _outcome in ("completed", "failed", "retried"):
+    JOBS_PROCESSED.labels(outcome=_outcome)
+
 PAPER_CACHE_REQUESTS = Counter(
     "smartpapers_paper_cache_requests",
     "Paper look-ups served from the in-process cache (hit) or MongoDB (miss).",

@@ -23,6 +23,7 @@ from smartpapers.common import failpoints
 from smartpapers.common.errors import UnstorableDocumentError
 from smartpapers.common.grading import grade_job
 from smartpapers.common.job import Job
+from smartpapers.common.metrics import JOBS_PROCESSED
 from smartpapers.common.models import JobResult, JobStatus, SubmissionIn
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import (
@@ -85,6 +86,7 @@ class InlineGrader:
         (problem,) = await self._submissions.store_many([graded])
         if isinstance(problem, UnstorableDocumentError):
             await self._jobs.finish_many([Finish(job_id, token, utcnow(), error=str(problem))])
+            JOBS_PROCESSED.labels(outcome="failed").inc()
             raise problem
         if problem is not None:
             raise problem  # the lease expires; the sweeper queues the job
@@ -95,6 +97,7 @@ class InlineGrader:
         if finished is not Finished.BY_US:
             logger.warning("inline job %s was finished elsewhere: %s", job_id, finished)
             return job_id, None
+        JOBS_PROCESSED.labels(outcome="completed").inc()
         return job_id, result
 
 

@@ -4,17 +4,13 @@ end)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge, Histogram
+
+# defined in common: the API grades jobs too (submissions mode sync)
+from smartpapers.common.metrics import JOBS_PROCESSED as JOBS_PROCESSED
 
 JOB_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600)
 
-JOBS_PROCESSED = Counter(
-    "smartpapers_jobs_processed",
-    "Job deliveries handled, by outcome (retried = left for redelivery after an error).",
-    ["outcome"],
-)
-for _outcome in ("completed", "failed", "retried"):
-    JOBS_PROCESSED.labels(outcome=_outcome)
 
 JOB_PROCESSING = Histogram(
     "smartpapers_job_processing_seconds",

@@ -39,7 +39,8 @@ class Record:
 
     @property
     def accepted(self) -> bool:
-        return self.status_code == 202 and self.job_id is not None
+        """202 with a jobId, or 201: graded in the request (sync mode, ``Prefer: wait``)."""
+        return self.status_code in (201, 202) and self.job_id is not None
 
     @property
     def accept_latency(self) -> float | None:
