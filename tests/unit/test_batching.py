@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from smartpapers.common.batching import SendBatcher
 
@@ -14,9 +14,13 @@ class FakeQueue:
         self.calls: list[list[str]] = []
         self.fail = fail or set()
         self.broken = broken
+        self.traceparents: dict[str, str] = {}
 
-    async def send_job_ids(self, job_ids: Sequence[str]) -> list[str]:
+    async def send_job_ids(
+        self, job_ids: Sequence[str], *, traceparents: Mapping[str, str] | None = None
+    ) -> list[str]:
         self.calls.append(list(job_ids))
+        self.traceparents.update(traceparents or {})
         if self.broken:
             raise RuntimeError("boom")
         await asyncio.sleep(0.001)
@@ -82,3 +86,16 @@ async def test_close_flushes_pending_sends() -> None:
     await batcher.close()
     assert await pending is True
     assert queue.calls == [["j"]]
+
+
+async def test_a_send_carries_its_trace_context_to_its_batch_entry() -> None:
+    queue = FakeQueue()
+
+    async def on_failed(ids: Sequence[str]) -> None:
+        raise AssertionError(ids)
+
+    batcher = SendBatcher(queue=queue, on_failed=on_failed)  # type: ignore[arg-type]
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert all(await asyncio.gather(batcher.send("a", traceparent=tp), batcher.send("b")))
+    assert queue.traceparents == {"a": tp}
+    assert batcher._traceparents == {}  # nothing kept after the send

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from smartpapers.common.errors import InvalidMessageError, QueueUnavailableError
 from smartpapers.common.metrics import SQS_REQUESTS
 from smartpapers.common.queue import (
+    ReceivedMessage,
     SqsQueue,
     decode_job_message,
     encode_job_message,
@@ -31,7 +33,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 async def queue(moto_endpoint: str, request: pytest.FixtureRequest) -> AsyncIterator[SqsQueue]:
     async with open_sqs_client(region="us-east-1", endpoint_url=moto_endpoint) as sqs:
-        url = (await sqs.create_queue(QueueName=f"q-{request.node.name[:60]}"))["QueueUrl"]
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]
+        url = (await sqs.create_queue(QueueName=f"q-{name}"))["QueueUrl"]
         yield SqsQueue(client=sqs, url=url)
         await sqs.delete_queue(QueueUrl=url)
 
@@ -104,3 +107,21 @@ async def test_errors_become_queue_unavailable(moto_endpoint: str) -> None:
             await missing.depth()
         # a send to a missing queue is reported per job, not raised
         assert await missing.send_job_ids(["x"]) == ["x"]
+
+
+@pytest.mark.parametrize("batching", [True, False])
+async def test_the_trace_context_travels_as_a_message_attribute(
+    queue: SqsQueue, batching: bool
+) -> None:
+    sender = SqsQueue(client=queue.client, url=queue.url, batching=batching)
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert await sender.send_job_ids(["traced", "plain"], traceparents={"traced": tp}) == []
+    got: dict[str, ReceivedMessage] = {}
+    for _ in range(5):
+        for m in await queue.receive(max_messages=10, wait_seconds=1):
+            got[decode_job_message(m.body)] = m
+        if len(got) == 2:
+            break
+    assert got["traced"].traceparent == tp
+    assert got["plain"].traceparent is None
+    assert all(m.received_at_ns > 0 for m in got.values())

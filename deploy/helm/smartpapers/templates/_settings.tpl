@@ -10,6 +10,8 @@ config.extra must not repeat) both derive from this table.
 {{- $jwt := eq $v.config.auth.mode "jwt" }}
 {{- $j := $v.config.auth.jwt }}
 {{- $rl := $v.config.rateLimit }}
+{{- $tr := $v.config.tracing }}
+{{- $traced := ne ($tr.otlpEndpoint | toString) "" }}
 {{- $rows := list
   (list "SMARTPAPERS_MONGO_URI" "config.mongo.existingSecret" "" "env")
   (list "SMARTPAPERS_MONGO_DB" "config.mongo.database" ($v.config.mongo.database | toString))
@@ -37,6 +39,9 @@ config.extra must not repeat) both derive from this table.
   (list "SMARTPAPERS_API_DOCS_ENABLED" "config.api.docsEnabled" ($v.config.api.docsEnabled | toString))
   (list "SMARTPAPERS_SUBMISSIONS_MODE" "config.api.submissionsMode" ($v.config.api.submissionsMode | toString))
   (list "SMARTPAPERS_API_LIMIT_CONCURRENCY" "config.api.limitConcurrency" (ternary "" (int $v.config.api.limitConcurrency | toString) (kindIs "invalid" $v.config.api.limitConcurrency)))
+  (list "OTEL_EXPORTER_OTLP_ENDPOINT" "config.tracing.otlpEndpoint" ($tr.otlpEndpoint | toString))
+  (list "OTEL_TRACES_SAMPLER" "config.tracing.sampleRatio" (ternary "parentbased_traceidratio" "" $traced))
+  (list "OTEL_TRACES_SAMPLER_ARG" "config.tracing.sampleRatio" (ternary ($tr.sampleRatio | toString) "" $traced))
   (list "SMARTPAPERS_LOG_LEVEL" "config.log.level" ($v.config.log.level | toString))
   (list "SMARTPAPERS_LOG_FORMAT" "config.log.format" ($v.config.log.format | toString))
   (list "SMARTPAPERS_API_HOST" "(fixed by the chart)" "" "env")

@@ -26,19 +26,24 @@ class SendBatcher:
     ) -> None:
         self._queue = queue
         self._on_failed = on_failed
+        self._traceparents: dict[str, str] = {}
         self._sends = Coalescer[str, bool](
             self._send_batch, max_size=queue.max_batch, linger_seconds=linger_seconds
         )
 
-    async def send(self, job_id: str) -> bool:
+    async def send(self, job_id: str, *, traceparent: str | None = None) -> bool:
         """Queue one jobId for sending; True once SQS accepted it, False if it was not sent
-        (the job is then marked ``enqueued: false`` and the sweeper sends it later)."""
+        (the job is then marked ``enqueued: false`` and the sweeper sends it later).
+        ``traceparent`` travels as the message's trace context."""
+        if traceparent:
+            self._traceparents[job_id] = traceparent
         return await self._sends.submit(job_id)
 
     async def _send_batch(self, ids: list[str]) -> list[bool]:
         """Never raises: a failure is an unsent job, which the sweeper takes over."""
+        traceparents = {j: tp for j in ids if (tp := self._traceparents.pop(j, None))}
         try:
-            failed = set(await self._queue.send_job_ids(ids))
+            failed = set(await self._queue.send_job_ids(ids, traceparents=traceparents))
         except Exception:
             logger.exception("sending a batch of %d jobs failed", len(ids))
             failed = set(ids)

@@ -57,6 +57,8 @@ class Job:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     finished_by: str | None = None
+    traceparent: str | None = None
+    """The W3C trace context of the request that created the job (tracing on)."""
 
     @classmethod
     def new(
@@ -66,6 +68,7 @@ class Job:
         idempotency_key: str | None,
         now: datetime,
         job_id: str | None = None,
+        traceparent: str | None = None,
     ) -> Job:
         """A queued job, stored as ``enqueued``: the send follows at once and a failed send
         flips it back (a write after the send would race with the worker grading it)."""
@@ -86,6 +89,7 @@ class Job:
                 None if idempotency_key is None else f"{submission.student_id}\x1f{idempotency_key}"
             ),
             request_hash=None if idempotency_key is None else request_hash(submission),
+            traceparent=traceparent,
         )
 
     def answers(self) -> tuple[list[Any], list[AnswerIn]]:
@@ -122,6 +126,7 @@ class Job:
             "startedAt": self.started_at,
             "completedAt": self.completed_at,
             "finishedBy": self.finished_by,
+            "traceparent": self.traceparent,
         }
         # absent, never null: idempotencyKey has a sparse unique index
         doc.update({k: v for k, v in optional.items() if v is not None})
@@ -152,6 +157,7 @@ class Job:
             started_at=as_utc(doc.get("startedAt")),
             completed_at=as_utc(doc.get("completedAt")),
             finished_by=doc.get("finishedBy"),
+            traceparent=doc.get("traceparent"),
         )
 
 

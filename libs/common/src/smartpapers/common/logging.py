@@ -5,7 +5,21 @@ from __future__ import annotations
 import logging
 import sys
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` of the current span to a record (tracing on), so
+    a job's log lines on the API and the worker share its trace id. (A few lines: the
+    OpenTelemetry logging instrumentation renames fields and rewrites formats.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            record.trace_id = format(ctx.trace_id, "032x")
+            record.span_id = format(ctx.span_id, "016x")
+        return True
 
 
 def configure_logging(*, level: str, fmt: str, service: str) -> None:
@@ -23,6 +37,7 @@ def configure_logging(*, level: str, fmt: str, service: str) -> None:
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s")
         )
+    handler.addFilter(TraceContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

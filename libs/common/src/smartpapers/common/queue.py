@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smartpapers.common.errors import InvalidMessageError, QueueUnavailableError
 from smartpapers.common.metrics import SQS_REQUESTS
 from smartpapers.common.models import QueueMessage
+from smartpapers.common.tracing import TRACEPARENT
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
+    from types_aiobotocore_sqs.type_defs import (
+        MessageAttributeValueTypeDef,
+        MessageTypeDef,
+        SendMessageBatchRequestEntryTypeDef,
+    )
 else:
     SQSClient = Any
 
@@ -56,6 +63,31 @@ class ReceivedMessage:
     receipt_handle: str
     body: str
     receive_count: int
+    traceparent: str | None = None
+    """The W3C trace context the API sent with the job (message attribute)."""
+    received_at_ns: int = 0
+    """``time.time_ns()`` when ReceiveMessage answered (the receive span's end)."""
+
+
+def _trace_attributes(traceparent: str | None) -> dict[str, MessageAttributeValueTypeDef]:
+    if not traceparent:
+        return {}
+    return {TRACEPARENT: {"DataType": "String", "StringValue": traceparent}}
+
+
+def _entry(i: int, job_id: str, traceparent: str | None) -> SendMessageBatchRequestEntryTypeDef:
+    entry: SendMessageBatchRequestEntryTypeDef = {
+        "Id": str(i),
+        "MessageBody": encode_job_message(job_id),
+    }
+    if traceparent:
+        entry["MessageAttributes"] = _trace_attributes(traceparent)
+    return entry
+
+
+def _traceparent_of(message: MessageTypeDef) -> str | None:
+    attribute = message.get("MessageAttributes", {}).get(TRACEPARENT)
+    return attribute.get("StringValue") if attribute else None
 
 
 @asynccontextmanager
@@ -141,10 +173,14 @@ class SqsQueue:
             task = await self.client.start_message_move_task(**kwargs)
         return str(task.get("TaskHandle", ""))
 
-    async def send_job_ids(self, job_ids: Sequence[str]) -> list[str]:
-        """SendMessageBatch; returns the jobIds that were NOT sent."""
+    async def send_job_ids(
+        self, job_ids: Sequence[str], *, traceparents: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """SendMessageBatch; returns the jobIds that were NOT sent. ``traceparents``: the
+        W3C trace context per jobId, sent as the message attribute ``traceparent``."""
+        tp = traceparents or {}
         if not self.batching:
-            return [job_id for job_id in job_ids if not await self._send_one(job_id)]
+            return [j for j in job_ids if not await self._send_one(j, tp.get(j))]
         failed: list[str] = []
         for start in range(0, len(job_ids), MAX_BATCH):
             chunk = job_ids[start : start + MAX_BATCH]
@@ -152,10 +188,7 @@ class SqsQueue:
                 async with sqs_errors("SendMessageBatch"):
                     resp = await self.client.send_message_batch(
                         QueueUrl=self.url,
-                        Entries=[
-                            {"Id": str(i), "MessageBody": encode_job_message(job_id)}
-                            for i, job_id in enumerate(chunk)
-                        ],
+                        Entries=[_entry(i, j, tp.get(j)) for i, j in enumerate(chunk)],
                     )
             except QueueUnavailableError as e:
                 logger.warning("SendMessageBatch failed for %d jobs: %s", len(chunk), e)
@@ -164,11 +197,13 @@ class SqsQueue:
             failed.extend(chunk[int(f["Id"])] for f in resp.get("Failed", []))
         return failed
 
-    async def _send_one(self, job_id: str) -> bool:
+    async def _send_one(self, job_id: str, traceparent: str | None = None) -> bool:
         try:
             async with sqs_errors("SendMessage"):
                 await self.client.send_message(
-                    QueueUrl=self.url, MessageBody=encode_job_message(job_id)
+                    QueueUrl=self.url,
+                    MessageBody=encode_job_message(job_id),
+                    MessageAttributes=_trace_attributes(traceparent),
                 )
         except QueueUnavailableError as e:
             logger.warning("SendMessage failed for job %s: %s", job_id, e)
@@ -191,14 +226,18 @@ class SqsQueue:
                 MaxNumberOfMessages=max_messages,
                 WaitTimeSeconds=wait_seconds,
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=[TRACEPARENT],
                 **kwargs,
             )
+        now = time.time_ns()
         return [
             ReceivedMessage(
                 message_id=m["MessageId"],
                 receipt_handle=m["ReceiptHandle"],
                 body=m.get("Body", ""),
                 receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+                traceparent=_traceparent_of(m),
+                received_at_ns=now,
             )
             for m in resp.get("Messages", [])
         ]

@@ -9,6 +9,7 @@ import uvicorn
 from smartpapers.api.app import create_app
 from smartpapers.api.settings import Settings
 from smartpapers.common.logging import configure_logging
+from smartpapers.common.tracing import configure_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 def main() -> None:
     settings = Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format, service="api")
+    configure_tracing("smartpapers-api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -30,6 +30,7 @@ from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
+from smartpapers.common.tracing import tracing_enabled
 from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
 
 logger = logging.getLogger(__name__)
@@ -230,5 +231,9 @@ def create_app(settings: Settings) -> FastAPI:
             ],
             expose_headers=["Location", "Retry-After", "ETag"],
         )
+    if tracing_enabled():
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     return app

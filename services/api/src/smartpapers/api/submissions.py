@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from opentelemetry import trace
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -34,8 +35,10 @@ from smartpapers.common.models import Paper, SubmissionIn
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import JobRepository
 from smartpapers.common.timeutil import utcnow
+from smartpapers.common.tracing import current_traceparent
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class JobIntake:
@@ -93,18 +96,30 @@ async def accept_submission(
 ) -> str:
     """Returns the jobId (an earlier one for a replayed Idempotency-Key). ``institute``: the
     only institute whose papers the caller sees (another's paper is "not found")."""
-    await checked_paper(submission, paper_cache=paper_cache, institute=institute)
-    job = Job.new(submission=submission, idempotency_key=idempotency_key, now=utcnow())
-    job_id = await intake.store(job)
-    if job_id == job.job_id:
-        try:
-            async with asyncio.timeout(send_timeout):
-                sent = await batcher.send(job_id)
-        except TimeoutError:
-            sent = False
+    with tracer.start_as_current_span("accept submission") as span:
+        await checked_paper(submission, paper_cache=paper_cache, institute=institute)
+        traceparent = current_traceparent()
+        job = Job.new(
+            submission=submission,
+            idempotency_key=idempotency_key,
+            now=utcnow(),
+            traceparent=traceparent,
+        )
+        span.set_attribute("smartpapers.job_id", job.job_id)
+        with tracer.start_as_current_span("store job"):
+            job_id = await intake.store(job)
+        if job_id != job.job_id:
+            span.set_attribute("smartpapers.replayed_job_id", job_id)
+            return job_id
+        with tracer.start_as_current_span("enqueue job"):
+            try:
+                async with asyncio.timeout(send_timeout):
+                    sent = await batcher.send(job_id, traceparent=traceparent)
+            except TimeoutError:
+                sent = False
         if not sent:
             logger.warning("job %s stored but not enqueued; the sweeper will send it", job_id)
-    return job_id
+        return job_id
 
 
 async def checked_paper(

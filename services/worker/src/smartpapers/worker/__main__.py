@@ -21,6 +21,7 @@ from smartpapers.common.repositories import (
     SubmissionRepository,
     SweepRepository,
 )
+from smartpapers.common.tracing import configure_tracing
 from smartpapers.worker.consumer import Worker, new_owner
 from smartpapers.worker.health import build_health_app, start_health_server
 from smartpapers.worker.processing import JobProcessor
@@ -124,6 +125,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format, service="worker")
+    configure_tracing("smartpapers-worker")
     asyncio.run(serve(settings))
 
 

@@ -33,6 +33,7 @@ from smartpapers.worker.metrics import (
     JOBS_PROCESSED,
     LAST_PROCESSED,
 )
+from smartpapers.worker.tracing import BatchTrace, now_ns
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class ClaimedBatch:
     decisions: dict[str, Decision] = field(default_factory=dict)
     """By receipt handle: messages with nothing to grade."""
     claimed_at: float = field(default_factory=time.monotonic)
+    trace: BatchTrace = field(default_factory=BatchTrace)
+    """Each claimed job's spans, in its own trace (``smartpapers.worker.tracing``)."""
 
 
 class JobProcessor:
@@ -104,7 +107,9 @@ class JobProcessor:
                 # poison: redrive moves it to the DLQ after maxReceiveCount deliveries
                 logger.error("unparseable message %s: %s", m.message_id, e)
                 decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+        claim_started = now_ns()
         lease, outcomes = await self._claimer.claim([job_id for _, job_id in wanted])
+        claim_ended = now_ns()
         batch = ClaimedBatch(lease=lease, decisions=decisions)
         await failpoints.hit("after_claim")
         now = utcnow()
@@ -120,6 +125,12 @@ class JobProcessor:
                     JOB_QUEUE_WAIT.observe(max((now - outcome.created_at).total_seconds(), 0))
             else:
                 decisions[m.receipt_handle] = self._unclaimed(m, job_id, outcome)
+        batch.trace = BatchTrace.start(
+            batch.work,
+            claim_started=claim_started,
+            claim_ended=claim_ended,
+            batch_size=len(messages),
+        )
         return batch
 
     def _unclaimed(self, message: ReceivedMessage, job_id: str, why: NotClaimed) -> Decision:
@@ -138,23 +149,37 @@ class JobProcessor:
     async def grade_and_finish(self, batch: ClaimedBatch) -> dict[str, Decision]:
         """Grade the claimed jobs, store their submissions (one round trip) and finish them
         (one round trip). Raises StorageUnavailableError for a failed shared round trip."""
+        try:
+            return await self._grade_and_finish(batch)
+        finally:
+            batch.trace.end_all("retried")  # spans of jobs a raised error left open
+
+    async def _grade_and_finish(self, batch: ClaimedBatch) -> dict[str, Decision]:
         decisions: dict[str, Decision] = {}
         graded: list[tuple[ReceivedMessage, Job, Submission]] = []
         finishes: list[tuple[ReceivedMessage, Job, Finish]] = []
         await failpoints.hit("before_grade")
         for m, job in batch.work:
-            try:
-                outcome = await self._grade(job, batch.lease.token)
-            except Exception:  # a bug must not take the batch down: retry, then DLQ
-                logger.exception("unexpected error grading job %s", job.job_id)
-                decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+            with batch.trace.job(job.job_id, "grade"):
+                try:
+                    outcome = await self._grade(job, batch.lease.token)
+                except Exception:  # a bug must not take the batch down: retry, then DLQ
+                    logger.exception("unexpected error grading job %s", job.job_id)
+                    decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
+                    outcome = None
+            if outcome is None:
+                batch.trace.end(job.job_id, "retried")
                 continue
             if isinstance(outcome, Submission):
                 graded.append((m, job, outcome))
             else:
                 finishes.append((m, job, outcome))
         if graded:
+            started = now_ns()
             stored = await self._submissions.store_many([s for _, _, s in graded])
+            batch.trace.phase(
+                "store submission", (j.job_id for _, j, _ in graded), started, now_ns()
+            )
             await failpoints.hit("after_store")
             for (m, job, sub), error in zip(graded, stored, strict=True):
                 if error is None:
@@ -165,7 +190,9 @@ class JobProcessor:
                 elif isinstance(error, UnstorableDocumentError):
                     finishes.append((m, job, self._finish(job, batch, error=str(error))))
                 else:
-                    logger.warning("job %s: submission not stored: %s", job.job_id, error)
+                    with batch.trace.job(job.job_id):
+                        logger.warning("job %s: submission not stored: %s", job.job_id, error)
+                    batch.trace.end(job.job_id, "retried")
                     decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
         decisions |= await self._finish_all(batch, finishes)
         return decisions
@@ -193,24 +220,42 @@ class JobProcessor:
         decisions: dict[str, Decision] = {}
         if not finishes:
             return decisions
+        started = now_ns()
         outcomes = await self._jobs.finish_many([f for _, _, f in finishes])
+        batch.trace.phase("finish", (job.job_id for _, job, _ in finishes), started, now_ns())
         batch.lease.done(job.job_id for _, job, _ in finishes)
         elapsed = time.monotonic() - batch.claimed_at
         for (m, job, finish), outcome in zip(finishes, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                logger.warning("job %s: final status not written: %s", job.job_id, outcome)
-                decisions[m.receipt_handle] = Retry(self.backoff(m.receive_count))
-            elif outcome is Finished.LEASE_LOST:
-                # another worker took the job over: it will finish it; ours is redundant
-                logger.warning("job %s: lease lost before finishing", job.job_id)
-                decisions[m.receipt_handle] = Retry(1)
-            else:
-                if outcome is Finished.ALREADY:
-                    logger.info("job %s was already finished by another delivery", job.job_id)
-                else:
-                    self._observe(job, finish, elapsed)
-                decisions[m.receipt_handle] = Ack()
+            with batch.trace.job(job.job_id):
+                decisions[m.receipt_handle] = self._decide_finished(
+                    m, job, finish, outcome, elapsed
+                )
+            ended = "retried" if isinstance(decisions[m.receipt_handle], Retry) else "completed"
+            if finish.error is not None and ended == "completed":
+                ended = "failed"
+            batch.trace.end(job.job_id, ended)
         return decisions
+
+    def _decide_finished(
+        self,
+        m: ReceivedMessage,
+        job: Job,
+        finish: Finish,
+        outcome: Finished | BaseException,
+        elapsed: float,
+    ) -> Decision:
+        if isinstance(outcome, BaseException):
+            logger.warning("job %s: final status not written: %s", job.job_id, outcome)
+            return Retry(self.backoff(m.receive_count))
+        if outcome is Finished.LEASE_LOST:
+            # another worker took the job over: it will finish it; ours is redundant
+            logger.warning("job %s: lease lost before finishing", job.job_id)
+            return Retry(1)
+        if outcome is Finished.ALREADY:
+            logger.info("job %s was already finished by another delivery", job.job_id)
+        else:
+            self._observe(job, finish, elapsed)
+        return Ack()
 
     @staticmethod
     def _observe(job: Job, finish: Finish, elapsed: float) -> None:
