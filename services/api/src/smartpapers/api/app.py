@@ -30,8 +30,8 @@ from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
-from smartpapers.common.tracing import tracing_enabled
 from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
+from smartpapers.common.tracing import tracing_enabled
 
 logger = logging.getLogger(__name__)
 
