@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
 from smartpapers.common.queue import ReceivedMessage, SqsQueue
@@ -131,7 +131,10 @@ class Worker:
         visibility timeout ends (delayed, never lost; ElasticMQ even answers a poll whose
         client has gone). Under load a receive answers at once, so a short grace lets it
         land and its messages be released (visibility 0) instead; an idle long poll is
-        still abandoned after the grace, so it never holds the stop for its wait time."""
+        still abandoned after the grace, so it never holds the stop for its wait time.
+        While batches are still draining the stop waits for them anyway, so the receive is
+        kept that long too (a CPU-throttled pod may answer after the grace; bounded by the
+        drain timeout)."""
         task = asyncio.ensure_future(work)
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -140,12 +143,21 @@ class Worker:
             stopping.cancel()
         if not task.done() and grace > 0:
             await asyncio.wait({task}, timeout=grace)
+            await self._while_draining(task)
         if task.done():
             return task.result()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, QueueUnavailableError):
             await task
         return None
+
+    async def _while_draining(self, task: asyncio.Future[Any]) -> None:
+        """Wait for ``task`` as long as in-flight batches run (at most the drain timeout)."""
+        deadline = time.monotonic() + self.drain_timeout
+        while not task.done() and self._batches and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(
+                {task, *self._batches}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
 
     def _has_room(self) -> bool:
         """Room for a whole receive batch (fewer only when the limit itself is smaller): a
