@@ -1,5 +1,5 @@
 """Retry-After from the backlog on the real stack: the 202 and a queued job's status answer
-carry ceil((depth + 1) / rate), sampled in the background; 2 while nothing is known."""
+carry 1 + ceil(waiting / rate), sampled in the background; 2 while nothing is known."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ async def test_retry_after_follows_the_backlog(
 
         await wait_for(all_done)
     queued = [await submit(c, 100 + i) for i in range(4)]
-    # the samplers catch up: 4 messages, 30 finished in the window
-    expected = math.ceil((4 + 1) / (finished / RATE_WINDOW_SECONDS))
+    # the samplers catch up: 4 messages waiting, 30 finished in the window
+    expected = 1 + math.ceil(4 / (finished / RATE_WINDOW_SECONDS))
 
     async def settled() -> bool:
         return bool(backlog.retry_after() == expected)

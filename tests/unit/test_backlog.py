@@ -39,11 +39,12 @@ def test_nothing_known_is_the_default() -> None:
 @pytest.mark.parametrize(
     ("visible", "inflight", "finished", "expected"),
     [
-        (89, 10, 600, 10),  # (99 + 1) / (600 / 60) = 10
-        (0, 0, 600, 1),  # empty queue: at least 1
+        (90, 10, 600, 10),  # 1 + 90 / (600 / 60) = 10; in-flight jobs are not ahead
+        (0, 0, 600, 1),  # nothing waiting: 1
+        (0, 3, 1, 1),  # a quiet system: a low rate says nothing about an empty queue
         (10_000, 0, 600, 60),  # capped at 60
-        (30, 0, 60, 31),  # ceil((30 + 1) / 1)
-        (4, 0, 45, 7),  # ceil(5 / 0.75) = 7
+        (30, 0, 60, 31),  # 1 + ceil(30 / 1)
+        (4, 0, 45, 7),  # 1 + ceil(4 / 0.75) = 7
     ],
 )
 def test_the_formula(visible: int, inflight: int, finished: int, expected: int) -> None:
@@ -57,17 +58,17 @@ def test_the_formula(visible: int, inflight: int, finished: int, expected: int) 
 def test_stale_samples_fall_back_to_the_default() -> None:
     clock = Clock()
     backlog = estimator(clock, interval=10)
-    backlog.observe_depth({"visible": 99})
+    backlog.observe_depth({"visible": 90})
     backlog.observe_finished(600)
     assert backlog.retry_after() == 10
     clock.now += 30  # three intervals: still fresh
     assert backlog.retry_after() == 10
     clock.now += 1
     assert backlog.retry_after() == 2
-    backlog.observe_depth({"visible": 99})
+    backlog.observe_depth({"visible": 90})
     assert backlog.retry_after() == 2  # the rate is still stale
     backlog.observe_finished(1200)
-    assert backlog.retry_after() == 5
+    assert backlog.retry_after() == 6
 
 
 async def test_the_sampler_survives_an_unavailable_database() -> None:
@@ -82,7 +83,7 @@ async def test_the_sampler_survives_an_unavailable_database() -> None:
 
     clock = Clock()
     backlog = estimator(clock)
-    backlog.observe_depth({"visible": 9})
+    backlog.observe_depth({"visible": 8})
     jobs = Jobs()
     task = asyncio.create_task(
         sample_finished(estimator=backlog, jobs=cast(JobRepository, jobs), interval_seconds=0)
@@ -90,7 +91,7 @@ async def test_the_sampler_survives_an_unavailable_database() -> None:
     try:
         while jobs.calls < 2:
             await asyncio.sleep(0)
-        assert backlog.retry_after() == 5  # ceil(10 / 2), after the failed first count
+        assert backlog.retry_after() == 5  # 1 + ceil(8 / 2), after the failed first count
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -3,17 +3,21 @@
 The estimate uses two numbers every API pod already samples in the background — never I/O
 per request:
 
-- ``depth``: the main queue's messages (visible + in flight), from the GetQueueAttributes
+- ``waiting``: the main queue's visible messages, from the GetQueueAttributes
   poll that also feeds ``smartpapers_sqs_queue_messages`` (every
   ``SMARTPAPERS_QUEUE_METRICS_INTERVAL_SECONDS``);
 - ``rate``: jobs the whole system finished (``completed`` or ``failed``) in the last
   :data:`RATE_WINDOW_SECONDS`, divided by that window — one ``count`` per final status per
   interval on the ``(status, updatedAt)`` index.
 
-A job accepted now has at most ``depth`` jobs ahead of it, so it is done in about
-``(depth + 1) / rate`` seconds::
+A job accepted now waits behind the ``waiting`` (visible) messages; the ones in flight are
+being graded already. While there is a backlog the workers are saturated, so the observed
+rate is their capacity, and the job is done in about ``waiting / rate`` seconds plus its own
+grading (1 s)::
 
-    Retry-After = clamp(ceil((depth + 1) / rate), 1, 60)
+    Retry-After = clamp(1 + ceil(waiting / rate), 1, 60)
+
+With nothing waiting that is 1 s, however low the rate of a quiet system.
 
 and ``SMARTPAPERS_RETRY_AFTER_SECONDS`` (2) when nothing is known: no sample yet, a sample
 older than three intervals, or no job finished in the window (an idle system, or workers that
@@ -61,8 +65,8 @@ class BacklogEstimator:
         self._rate: tuple[float, float] | None = None
 
     def observe_depth(self, depth: dict[str, int]) -> None:
-        """A GetQueueAttributes answer of the main queue (``visible``/``inflight``)."""
-        self._depth = (self._clock(), depth.get("visible", 0) + depth.get("inflight", 0))
+        """A GetQueueAttributes answer of the main queue (its ``visible`` messages wait)."""
+        self._depth = (self._clock(), depth.get("visible", 0))
 
     def observe_finished(self, count: int, window_seconds: float = RATE_WINDOW_SECONDS) -> None:
         """``count`` jobs finished in the last ``window_seconds``."""
@@ -78,7 +82,7 @@ class BacklogEstimator:
             return self._default
         if not (self._fresh(self._depth) and self._fresh(self._rate)) or self._rate[1] <= 0:
             return self._default
-        estimate = math.ceil((self._depth[1] + 1) / self._rate[1])
+        estimate = 1 + math.ceil(self._depth[1] / self._rate[1])
         return max(MIN_SECONDS, min(MAX_SECONDS, estimate))
 
 
