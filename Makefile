@@ -52,7 +52,8 @@ test-unit: deps ## unit tests only (no servers)
 test-integration: dev-tools deps ## API and worker against real ElasticMQ + the database
 	$(UV) run pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: dev-tools deps ## API + 2 worker processes, 200 concurrent submissions
+test-e2e: dev-tools deps ## API + 2 worker processes, 200 concurrent submissions, the demo page in Chromium
+	bash scripts/install-tools.sh chromium
 	$(UV) run pytest tests/e2e $(PYTEST_ARGS)
 
 test-deploy chart-test: tools deps ## offline chart verification: helm lint/template, schemas, policies, KEDA sim

@@ -3,7 +3,8 @@
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
 #   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [checkov]
-#                            [prometheus] [kubernetes] [keda] [coredns] [cluster-runtime] [all]    (all = make test's)
+#                            [prometheus] [chromium] [kubernetes] [keda] [coredns] [cluster-runtime]
+#                            [all]    (all = make test's)
 #
 # Each tool is installed only when missing. Prints nothing but progress lines to stderr.
 set -euo pipefail
@@ -163,6 +164,16 @@ install_prometheus() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+install_chromium() {
+  # the headless browser of tests/e2e/test_demo_page.py (Selenium drives it through
+  # /usr/bin/chromedriver; nothing is downloaded by Selenium itself)
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
+  log "chromium + chromium-driver (apt)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+}
+
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(all)
 for t in "${tools[@]}"; do
@@ -174,11 +185,12 @@ for t in "${tools[@]}"; do
     kubeconform) install_kubeconform ;;
     checkov) install_checkov ;;
     prometheus) install_prometheus ;;
+    chromium) install_chromium ;;
     kubernetes) install_kubernetes ;;
     keda) install_keda ;;
     coredns) install_coredns ;;
     cluster-runtime) install_cluster_runtime ;;
-    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_kubernetes; install_keda ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_chromium; install_kubernetes; install_keda ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done

@@ -15,6 +15,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from smartpapers.api.auth import JwtVerifier
 from smartpapers.api.backlog import BacklogEstimator, sample_finished
+from smartpapers.api.demo_page import mount_demo_page
 from smartpapers.api.errors import install_error_handlers
 from smartpapers.api.inline import InlineGrader
 from smartpapers.api.limits import BodySizeLimitMiddleware
@@ -235,5 +236,7 @@ def create_app(settings: Settings) -> FastAPI:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    if settings.demo_page:
+        mount_demo_page(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     return app

@@ -145,6 +145,10 @@ class Settings(CommonSettings):
         description="an SSE stream still open after this ends; the client reconnects "
         "with Last-Event-ID",
     )
+    demo_page: bool = Field(
+        default=False,
+        description="serve the student demo page at /demo (on in make dev, off in the chart)",
+    )
 
     submissions_mode: Literal["async", "sync"] = Field(
         default="async",

@@ -37,6 +37,7 @@ logger = logging.getLogger("smartpapers.devstack")
 BANNER = """
   smartpapers is running (Ctrl-C stops everything)
     API        {api}   (docs: {api}/docs, metrics: {api}/metrics)
+    demo page  {api}/demo/   (answer the demo paper, watch it being graded)
     workers    {workers}
     SQS        {sqs}   queue {queue}
     MongoDB    {mongo}  (SecantusDB, data in {data})
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     prometheus: ManagedProcess | None = None
     try:
         logger.info("starting ElasticMQ and the database (data under %s)", data)
-        stack.start(workers=args.workers)
+        stack.start(workers=args.workers, SMARTPAPERS_DEMO_PAGE="true")
         if args.prometheus:
             prometheus = start_prometheus(
                 workers=args.workers,
