@@ -40,6 +40,7 @@ from smartpapers.devstack.servers import (
     start_database,
     start_elasticmq,
 )
+from smartpapers.devstack.stack import LocalStack
 from smartpapers.worker.queues_cli import QueueSettings, create_queues
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,6 +158,21 @@ class Stack:
     dlq_url: str
     queue_name: str
     dlq_name: str
+
+    def local(self, work_dir: Path, **kw: Any) -> LocalStack:
+        """A LocalStack (API and worker processes) on this slice's database and queues;
+        quiet unless ``env_overrides`` say otherwise."""
+        env = {"SMARTPAPERS_LOG_LEVEL": "WARNING", **kw.pop("env_overrides", {})}
+        return LocalStack(
+            work_dir,
+            mongo_uri=self.mongo_uri,
+            sqs_endpoint=self.sqs_endpoint,
+            db_name=self.db_name,
+            queue_url=self.queue_url,
+            dlq_url=self.dlq_url,
+            env_overrides=env,
+            **kw,
+        )
 
     def env(self) -> dict[str, str]:
         return {

@@ -23,7 +23,6 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
 from smartpapers.devstack.demo import DEMO_PAPER_ID, demo_answers
-from smartpapers.devstack.stack import LocalStack
 from tests.conftest import Backends, drop_stack, make_stack
 from tests.e2e.demo_browser import (
     STUB,
@@ -51,15 +50,7 @@ async def demo_api(
 ) -> AsyncIterator[str]:
     """The API (demo page on) and one worker on the session's servers; the demo paper."""
     slice_ = await make_stack(backends)
-    local = LocalStack(
-        tmp_path_factory.mktemp("demo-stack"),
-        mongo_uri=slice_.mongo_uri,
-        sqs_endpoint=slice_.sqs_endpoint,
-        db_name=slice_.db_name,
-        queue_url=slice_.queue_url,
-        dlq_url=slice_.dlq_url,
-        env_overrides={"SMARTPAPERS_LOG_LEVEL": "WARNING"},
-    )
+    local = slice_.local(tmp_path_factory.mktemp("demo-stack"))
     try:
         await asyncio.to_thread(
             local.start_api,

@@ -15,7 +15,6 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from smartpapers.devstack.demo import demo_answers, demo_paper
-from smartpapers.devstack.stack import LocalStack
 from tests.conftest import Stack
 
 SUBMISSIONS = 200
@@ -33,18 +32,10 @@ LEGAL = {
 def processes(stack: Stack, tmp_path: Path) -> Iterator[str]:
     """The API and two worker processes on the test's database and queues (a LocalStack on
     the session's servers; the test seeds its own paper)."""
-    local = LocalStack(
+    local = stack.local(
         tmp_path,
-        mongo_uri=stack.mongo_uri,
-        sqs_endpoint=stack.sqs_endpoint,
-        db_name=stack.db_name,
-        queue_url=stack.queue_url,
-        dlq_url=stack.dlq_url,
         visibility_timeout=30,
-        env_overrides={
-            "SMARTPAPERS_LOG_LEVEL": "WARNING",
-            "SMARTPAPERS_WORKER_DRAIN_TIMEOUT_SECONDS": "5",  # < visibility − 10
-        },
+        env_overrides={"SMARTPAPERS_WORKER_DRAIN_TIMEOUT_SECONDS": "5"},  # < visibility − 10
     )
     try:
         local.start_api()

@@ -36,15 +36,7 @@ REPORT = Path(__file__).resolve().parents[2] / "reports" / "push.json"
 
 @pytest.fixture
 def local(stack: Stack, tmp_path: Path) -> Iterator[LocalStack]:
-    local = LocalStack(
-        tmp_path,
-        mongo_uri=stack.mongo_uri,
-        sqs_endpoint=stack.sqs_endpoint,
-        db_name=stack.db_name,
-        queue_url=stack.queue_url,
-        dlq_url=stack.dlq_url,
-        env_overrides={"SMARTPAPERS_LOG_LEVEL": "WARNING"},
-    )
+    local = stack.local(tmp_path)
     try:
         local.start_api(SMARTPAPERS_NOTIFIER_INTERVAL_SECONDS=str(INTERVAL))
         yield local
