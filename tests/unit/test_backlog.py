@@ -42,8 +42,8 @@ def test_nothing_known_is_the_default() -> None:
         (90, 10, 600, 10),  # 1 + 90 / (600 / 60) = 10; in-flight jobs are not ahead
         (0, 0, 600, 1),  # nothing waiting: 1
         (0, 3, 1, 1),  # a quiet system: a low rate says nothing about an empty queue
-        (10_000, 0, 600, 60),  # capped at 60
-        (30, 0, 60, 31),  # 1 + ceil(30 / 1)
+        (10_000, 0, 600, 15),  # capped at the horizon: one 15 s interval
+        (13, 0, 60, 14),  # 1 + ceil(13 / 1)
         (4, 0, 45, 7),  # 1 + ceil(4 / 0.75) = 7
     ],
 )
@@ -96,3 +96,12 @@ async def test_the_sampler_survives_an_unavailable_database() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.mark.parametrize(("interval", "horizon"), [(0.2, 15), (15, 15), (30, 30), (120, 60)])
+def test_the_horizon_follows_the_sampling_interval(interval: float, horizon: int) -> None:
+    clock = Clock()
+    backlog = estimator(clock, interval=interval)
+    backlog.observe_depth({"visible": 100_000})
+    backlog.observe_finished(60)
+    assert backlog.retry_after() == horizon

@@ -15,9 +15,14 @@ being graded already. While there is a backlog the workers are saturated, so the
 rate is their capacity, and the job is done in about ``waiting / rate`` seconds plus its own
 grading (1 s)::
 
-    Retry-After = clamp(1 + ceil(waiting / rate), 1, 60)
+    Retry-After = clamp(1 + ceil(waiting / rate), 1, horizon)
+    horizon     = clamp(sampling interval, 15, 60)      # 15 s by default
 
-With nothing waiting that is 1 s, however low the rate of a quiet system.
+With nothing waiting that is 1 s, however low the rate of a quiet system. The horizon bounds
+what a lagging estimate costs: at the start of a burst the rate still counts the idle minute
+before it and the workers KEDA is adding, so the estimate runs high (the cluster test's
+clients, told 60 s, saw results ~50 s after they existed); a client told to come back within
+one interval meets a fresh estimate.
 
 and ``SMARTPAPERS_RETRY_AFTER_SECONDS`` (2) when nothing is known: no sample yet, a sample
 older than three intervals, or no job finished in the window (an idle system, or workers that
@@ -45,6 +50,7 @@ RATE_WINDOW_SECONDS = 60.0
 """Finished jobs are counted over this window (long enough to smooth batches, short enough to
 follow KEDA adding workers)."""
 MIN_SECONDS, MAX_SECONDS = 1, 60
+MIN_HORIZON = 15
 STALE_AFTER_INTERVALS = 3
 
 
@@ -60,6 +66,7 @@ class BacklogEstimator:
     ) -> None:
         self._default = default_seconds
         self._max_age = STALE_AFTER_INTERVALS * interval_seconds
+        self._horizon = max(MIN_HORIZON, min(MAX_SECONDS, math.ceil(interval_seconds)))
         self._clock = clock
         self._depth: tuple[float, int] | None = None
         self._rate: tuple[float, float] | None = None
@@ -76,14 +83,14 @@ class BacklogEstimator:
         return sample is not None and self._clock() - sample[0] <= self._max_age
 
     def retry_after(self) -> int:
-        """Seconds until a job accepted now is probably done, in [1, 60]; the default when
+        """Seconds until a job accepted now is probably done, in [1, horizon]; the default when
         the samples say nothing."""
         if self._depth is None or self._rate is None:
             return self._default
         if not (self._fresh(self._depth) and self._fresh(self._rate)) or self._rate[1] <= 0:
             return self._default
         estimate = 1 + math.ceil(self._depth[1] / self._rate[1])
-        return max(MIN_SECONDS, min(MAX_SECONDS, estimate))
+        return max(MIN_SECONDS, min(self._horizon, estimate))
 
 
 async def sample_finished(
