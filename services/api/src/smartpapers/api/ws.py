@@ -174,13 +174,12 @@ class Subscriptions:
                 await asyncio.wait_for(self._ws.send_text(message), self._send_timeout)
             except TimeoutError as e:
                 raise SlowClientError from e
+            self._outbox.task_done()
 
     async def _drain(self) -> None:
         """Give the sender a moment to flush what is queued (the limit's error message)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._send_timeout):
-                while not self._outbox.empty():
-                    await asyncio.sleep(0.01)
+            await asyncio.wait_for(self._outbox.join(), self._send_timeout)
 
 
 def _error(code: str, message: str, *, job_id: str | None = None) -> str:

@@ -35,6 +35,8 @@ def now_ns() -> int:
 class BatchTrace:
     spans: dict[str, Span] = field(default_factory=dict)
     """By jobId: the job's ``process job`` span (ended by :meth:`end`)."""
+    size: int = 0
+    """Messages in the receive batch (the shared phases' ``smartpapers.batch_size``)."""
 
     @classmethod
     def start(
@@ -45,7 +47,7 @@ class BatchTrace:
         claim_ended: int,
         batch_size: int,
     ) -> BatchTrace:
-        batch = cls()
+        batch = cls(size=batch_size)
         for message, job in work:
             parent = context_from(job.traceparent or message.traceparent)
             received = message.received_at_ns or claim_started
@@ -73,7 +75,7 @@ class BatchTrace:
             return
         ctx = trace.set_span_in_context(parent)
         child = tracer.start_span(name, context=ctx, start_time=start)
-        child.set_attribute("smartpapers.batch_size", len(self.spans))
+        child.set_attribute("smartpapers.batch_size", self.size)
         child.end(end_time=end)
 
     def phase(self, name: str, job_ids: Iterable[str], start: int, end: int) -> None:

@@ -8,7 +8,6 @@ import logging
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from smartpapers.api.auth import Principal
 from smartpapers.api.dependencies import ServicesDep, authenticate
 from smartpapers.api.errors import domain_error_response, status_of
 from smartpapers.api.routes.submissions import readable_view
@@ -36,7 +35,10 @@ async def job_updates(websocket: WebSocket, services: ServicesDep) -> None:
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
 
     async def read_view(job_id: str) -> JobView:
-        return await _read_view(job_id, websocket, services, principal)
+        """The status endpoint's read: rate limit, authorization, 404 for another's job."""
+        return await readable_view(
+            job_id, websocket, services, principal, services.limiter, services.jobs
+        )
 
     subscriptions = Subscriptions(
         websocket,
@@ -47,15 +49,6 @@ async def job_updates(websocket: WebSocket, services: ServicesDep) -> None:
     await subscriptions.serve()
     if websocket.client_state is WebSocketState.CONNECTED:
         await websocket.close()
-
-
-async def _read_view(
-    job_id: str, websocket: WebSocket, services: ServicesDep, principal: Principal
-) -> JobView:
-    """The status endpoint's read: rate limit, authorization, 404 for another's job."""
-    return await readable_view(
-        job_id, websocket, services, principal, services.limiter, services.jobs
-    )
 
 
 async def _deny(websocket: WebSocket, services: ServicesDep, e: SmartpapersError) -> None:
