@@ -158,6 +158,8 @@ class Stack:
     dlq_url: str
     queue_name: str
     dlq_name: str
+    priority_url: str
+    priority_dlq_url: str
 
     def local(self, work_dir: Path, **kw: Any) -> LocalStack:
         """A LocalStack (API and worker processes) on this slice's database and queues;
@@ -170,6 +172,8 @@ class Stack:
             db_name=self.db_name,
             queue_url=self.queue_url,
             dlq_url=self.dlq_url,
+            priority_url=self.priority_url,
+            priority_dlq_url=self.priority_dlq_url,
             env_overrides=env,
             **kw,
         )
@@ -183,8 +187,12 @@ class Stack:
             "SMARTPAPERS_MONGO_DB": self.db_name,
             "SMARTPAPERS_SQS_QUEUE_URL": self.queue_url,
             "SMARTPAPERS_SQS_DLQ_URL": self.dlq_url,
+            "SMARTPAPERS_SQS_PRIORITY_QUEUE_URL": self.priority_url,
+            "SMARTPAPERS_SQS_PRIORITY_DLQ_URL": self.priority_dlq_url,
             "SMARTPAPERS_SQS_QUEUE_NAME": self.queue_name,
             "SMARTPAPERS_SQS_DLQ_NAME": self.dlq_name,
+            "SMARTPAPERS_SQS_PRIORITY_QUEUE_NAME": f"{self.queue_name}-priority",
+            "SMARTPAPERS_SQS_PRIORITY_DLQ_NAME": f"{self.queue_name}-priority-dlq",
             "SMARTPAPERS_LOG_FORMAT": "text",
         }
 
@@ -197,19 +205,23 @@ async def make_stack(
         sqs_endpoint_url=backends.sqs_endpoint,
         sqs_queue_name=f"t-{suffix}",
         sqs_dlq_name=f"t-{suffix}-dlq",
+        sqs_priority_queue_name=f"t-{suffix}-priority",
+        sqs_priority_dlq_name=f"t-{suffix}-priority-dlq",
         sqs_visibility_timeout_seconds=visibility_timeout,
         sqs_max_receive_count=max_receive_count,
     )
     async with open_sqs_client(region="us-east-1", endpoint_url=backends.sqs_endpoint) as sqs:
-        pair = await create_queues(QueueAdmin(sqs), qs)
+        pairs = await create_queues(QueueAdmin(sqs), qs)
     return Stack(
         sqs_endpoint=backends.sqs_endpoint,
         mongo_uri=backends.mongo_uri,
         db_name=f"t_{suffix}",
-        queue_url=pair.main,
-        dlq_url=pair.dlq,
+        queue_url=pairs.normal.main,
+        dlq_url=pairs.normal.dlq,
         queue_name=qs.sqs_queue_name,
         dlq_name=qs.sqs_dlq_name,
+        priority_url=pairs.priority.main,
+        priority_dlq_url=pairs.priority.dlq,
     )
 
 
@@ -228,7 +240,7 @@ async def drop_stack(s: Stack) -> None:
     finally:
         await client.close()
     async with open_sqs_client(region="us-east-1", endpoint_url=s.sqs_endpoint) as sqs:
-        for url in (s.queue_url, s.dlq_url):
+        for url in (s.queue_url, s.dlq_url, s.priority_url, s.priority_dlq_url):
             await QueueAdmin(sqs).delete(url)
 
 

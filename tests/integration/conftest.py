@@ -31,6 +31,8 @@ def _stack_values(stack: Stack) -> dict[str, Any]:
         "sqs_endpoint_url": stack.sqs_endpoint,
         "sqs_queue_url": stack.queue_url,
         "sqs_dlq_url": stack.dlq_url,
+        "sqs_priority_queue_url": stack.priority_url,
+        "sqs_priority_dlq_url": stack.priority_dlq_url,
         "connect_attempts": 2,
         "mongo_timeout_ms": 2000,
     }

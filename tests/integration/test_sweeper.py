@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from smartpapers.api.app import create_app
+from smartpapers.common.lanes import LaneQueues
 from smartpapers.common.queue import SqsQueue, decode_job_message
 from smartpapers.common.repositories import JobRepository, LockRepository, SweepRepository
 from smartpapers.common.timeutil import utcnow
@@ -47,7 +48,7 @@ def sweeper(
         sweeps=SweepRepository(db),
         jobs=JobRepository(db),
         locks=LockRepository(db),
-        queue=queue,
+        queues=LaneQueues(normal=queue),
         owner=owner,
         **kw,
     )

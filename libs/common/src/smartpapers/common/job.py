@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from smartpapers.common.models import AnswerIn, JobResult, JobStatus, JobView, SubmissionIn
+from smartpapers.common.models import AnswerIn, JobResult, JobStatus, JobView, Lane, SubmissionIn
 from smartpapers.common.mongo import Document
 from smartpapers.common.timeutil import as_utc
 
@@ -59,6 +59,8 @@ class Job:
     finished_by: str | None = None
     traceparent: str | None = None
     """The W3C trace context of the request that created the job (tracing on)."""
+    lane: Lane = Lane.NORMAL
+    """The queue its messages travel on (decided by the API from the caller)."""
 
     @classmethod
     def new(
@@ -69,6 +71,7 @@ class Job:
         now: datetime,
         job_id: str | None = None,
         traceparent: str | None = None,
+        lane: Lane = Lane.NORMAL,
     ) -> Job:
         """A queued job, stored as ``enqueued``: the send follows at once and a failed send
         flips it back (a write after the send would race with the worker grading it)."""
@@ -90,6 +93,7 @@ class Job:
             ),
             request_hash=None if idempotency_key is None else request_hash(submission),
             traceparent=traceparent,
+            lane=lane,
         )
 
     def answers(self) -> tuple[list[Any], list[AnswerIn]]:
@@ -117,6 +121,7 @@ class Job:
             "updatedAt": self.updated_at,
             "result": None if self.result is None else self.result.model_dump(by_alias=True),
             "error": self.error,
+            "lane": self.lane.value,
         }
         optional = {
             "idempotencyKey": self.idempotency_key,
@@ -158,6 +163,7 @@ class Job:
             completed_at=as_utc(doc.get("completedAt")),
             finished_by=doc.get("finishedBy"),
             traceparent=doc.get("traceparent"),
+            lane=Lane(doc.get("lane", Lane.NORMAL)),
         )
 
 

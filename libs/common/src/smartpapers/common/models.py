@@ -172,6 +172,13 @@ class JobStatus(StrEnum):
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
+class Lane(StrEnum):
+    """The queue a job travels on (smartpapers.common.lanes)."""
+
+    NORMAL = "normal"
+    PRIORITY = "priority"
+
+
 class JobResult(CamelModel):
     submission_id: str
     score: Number

@@ -18,8 +18,24 @@ class QueuePair:
     main: str
     dlq: str
 
+    def env(self, lane: str = "") -> dict[str, str]:
+        """The settings naming this pair; ``lane="PRIORITY"``: the priority lane's."""
+        infix = f"{lane}_" if lane else ""
+        return {
+            f"SMARTPAPERS_SQS_{infix}QUEUE_URL": self.main,
+            f"SMARTPAPERS_SQS_{infix}DLQ_URL": self.dlq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LanePairs:
+    """Both lanes' queue pairs (smartpapers.common.lanes)."""
+
+    normal: QueuePair
+    priority: QueuePair
+
     def env(self) -> dict[str, str]:
-        return {"SMARTPAPERS_SQS_QUEUE_URL": self.main, "SMARTPAPERS_SQS_DLQ_URL": self.dlq}
+        return self.normal.env() | self.priority.env("PRIORITY")
 
 
 class QueueAdmin:

@@ -36,6 +36,14 @@ class CommonSettings(BaseSettings):
     sqs_dlq_url: str | None = Field(
         default=None, description="the dead-letter queue (the API's queue-depth gauges)"
     )
+    sqs_priority_queue_url: str | None = Field(
+        default=None,
+        description="the priority lane's queue (premium students, docs/priority-lane.md); "
+        "unset = one lane, every job goes to the main queue",
+    )
+    sqs_priority_dlq_url: str | None = Field(
+        default=None, description="the priority lane's dead-letter queue (the API's gauges)"
+    )
     sqs_batching: bool = Field(
         default=True,
         description="false = one SendMessage / ReceiveMessage(1) / DeleteMessage per job: the "

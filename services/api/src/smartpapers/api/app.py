@@ -29,6 +29,7 @@ from smartpapers.api.settings import Settings
 from smartpapers.api.submissions import JobIntake
 from smartpapers.common.backends import open_backends
 from smartpapers.common.batching import SendBatcher
+from smartpapers.common.lanes import LaneQueues
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
 from smartpapers.common.repositories import JobRepository, PaperRepository, SubmissionRepository
@@ -41,22 +42,24 @@ logger = logging.getLogger(__name__)
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with open_backends(settings) as backends:
         db = backends.db
-        queue = SqsQueue(
-            client=backends.sqs, url=settings.sqs_queue_url, batching=settings.sqs_batching
-        )
-        dlq = (
-            SqsQueue(client=backends.sqs, url=settings.sqs_dlq_url)
-            if settings.sqs_dlq_url
-            else None
-        )
+        lanes = LaneQueues.from_settings(backends.sqs, settings)
+        dlq_urls = {"dlq": settings.sqs_dlq_url, "priority-dlq": settings.sqs_priority_dlq_url}
+        dlqs = {
+            name: SqsQueue(client=backends.sqs, url=url) for name, url in dlq_urls.items() if url
+        }
         jobs = JobRepository(db)
         paper_repo = PaperRepository(db)
         paper_cache = PaperCache(
             repository=paper_repo, ttl_seconds=settings.paper_cache_ttl_seconds
         )
-        batcher = SendBatcher(
-            queue=queue, on_failed=jobs.mark_unsent, linger_seconds=settings.send_linger_seconds
-        )
+        batchers = {
+            lane: SendBatcher(
+                queue=queue,
+                on_failed=jobs.mark_unsent,
+                linger_seconds=settings.send_linger_seconds,
+            )
+            for lane, queue in lanes.items()
+        }
         intake = JobIntake(
             jobs=jobs,
             batch_size=settings.api_insert_batch_size,
@@ -85,12 +88,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 settings=settings,
                 mongo=backends.mongo,
                 db=db,
-                queue=queue,
-                dlq=dlq,
+                lanes=lanes,
+                dlqs=dlqs,
                 jobs=jobs,
                 papers=paper_repo,
                 paper_cache=paper_cache,
-                batcher=batcher,
+                batchers=batchers,
                 intake=intake,
                 inline=InlineGrader(
                     intake=intake,
@@ -115,7 +118,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
             await intake.close()
-            await batcher.close()
+            for batcher in batchers.values():
+                await batcher.close()
 
 
 def _start_samplers(services: Services) -> list[asyncio.Task[None]]:
@@ -124,9 +128,9 @@ def _start_samplers(services: Services) -> list[asyncio.Task[None]]:
     interval = services.settings.queue_metrics_interval_seconds
     if interval <= 0:
         return []
-    queues = {"main": services.queue}
-    if services.dlq is not None:
-        queues["dlq"] = services.dlq
+    queues = {"main": services.lanes.normal, **services.dlqs}
+    if services.lanes.priority is not None:
+        queues["priority"] = services.lanes.priority
 
     def on_depth(name: str, depth: dict[str, int]) -> None:
         if name == "main":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,6 +72,8 @@ class Principal:
     staff: bool
     institute_id: str | None
     authenticated: bool
+    premium: bool = False
+    """The token carries the premium role (jwt mode): the priority lane."""
 
 
 ANONYMOUS = Principal(subject=None, staff=True, institute_id=None, authenticated=False)
@@ -111,6 +113,16 @@ def authorize_paper_creation(principal: Principal, institute_id: str) -> None:
         raise ForbiddenError("creating papers needs the staff role")
     if principal.institute_id is not None and institute_id != principal.institute_id:
         raise ForbiddenError("instituteId must be the token's institute")
+
+
+def is_premium(
+    principal: Principal, submission: SubmissionIn, *, premium_institutes: Sequence[str]
+) -> bool:
+    """Whether the job takes the priority lane — decided by the server, never by the body:
+    jwt mode by the token's premium role; none mode by the configured premium institutes."""
+    if principal.authenticated:
+        return principal.premium
+    return submission.institute_id in premium_institutes
 
 
 def visible_institute(principal: Principal) -> str | None:
@@ -248,4 +260,5 @@ class JwtVerifier:
             staff=s.jwt_staff_role in _roles(claim(payload, s.jwt_staff_claim)),
             institute_id=institute if isinstance(institute, str) and institute else None,
             authenticated=True,
+            premium=s.jwt_premium_role in _roles(claim(payload, s.jwt_premium_claim)),
         )

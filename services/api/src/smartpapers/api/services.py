@@ -16,6 +16,7 @@ from smartpapers.api.rate_limit import RateLimiter
 from smartpapers.api.settings import Settings
 from smartpapers.api.submissions import JobIntake
 from smartpapers.common.batching import SendBatcher
+from smartpapers.common.lanes import Lane, LaneQueues
 from smartpapers.common.mongo import Document
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.queue import SqsQueue
@@ -27,12 +28,14 @@ class Services:
     settings: Settings
     mongo: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
-    queue: SqsQueue
-    dlq: SqsQueue | None
+    lanes: LaneQueues
+    dlqs: dict[str, SqsQueue]
+    """The dead-letter queues configured (``dlq``, ``priority-dlq``): depth gauges only."""
     jobs: JobRepository
     papers: PaperRepository
     paper_cache: PaperCache
-    batcher: SendBatcher
+    batchers: dict[Lane, SendBatcher]
+    """One send coalescer per lane's queue."""
     intake: JobIntake
     """Job inserts of concurrent requests, one ``insert_many`` per group commit."""
     inline: InlineGrader

@@ -74,6 +74,16 @@ class Settings(CommonSettings):
     jwt_institute_claim: str = Field(
         default="institute", description="claim naming the principal's institute (optional)"
     )
+    jwt_premium_claim: str = Field(
+        default="roles",
+        description="claim listing roles that may mark a premium student (priority lane; a "
+        "dotted path reaches nested claims)",
+    )
+    jwt_premium_role: str = Field(
+        default="premium",
+        min_length=1,
+        description="the role that puts a student's jobs on the priority lane (jwt mode)",
+    )
     jwt_max_token_bytes: int = Field(
         description="401 for longer tokens, before any parsing", default=8192, ge=512
     )
@@ -150,6 +160,11 @@ class Settings(CommonSettings):
         description="serve the student demo page at /demo (on in make dev, off in the chart)",
     )
 
+    premium_institutes: list[str] = Field(
+        default_factory=list,
+        description="JSON list of institutes whose students' jobs take the priority lane "
+        "(auth mode none; jwt mode uses the premium role)",
+    )
     submissions_mode: Literal["async", "sync"] = Field(
         default="async",
         description="`async`: queue, 202 (the default); `sync`: grade in the request, 201 "

@@ -31,7 +31,7 @@ from smartpapers.common.batching import SendBatcher
 from smartpapers.common.coalescing import Coalescer
 from smartpapers.common.errors import PaperNotFoundError, StorageTimeoutError, TooManyAnswersError
 from smartpapers.common.job import Job
-from smartpapers.common.models import Paper, SubmissionIn
+from smartpapers.common.models import Lane, Paper, SubmissionIn
 from smartpapers.common.papers import PaperCache
 from smartpapers.common.repositories import JobRepository
 from smartpapers.common.timeutil import utcnow
@@ -93,9 +93,11 @@ async def accept_submission(
     batcher: SendBatcher,
     send_timeout: float,
     institute: str | None = None,
+    lane: Lane = Lane.NORMAL,
 ) -> str:
     """Returns the jobId (an earlier one for a replayed Idempotency-Key). ``institute``: the
-    only institute whose papers the caller sees (another's paper is "not found")."""
+    only institute whose papers the caller sees (another's paper is "not found"); ``lane``:
+    the job's lane (``batcher`` sends to that lane's queue)."""
     with tracer.start_as_current_span("accept submission") as span:
         await checked_paper(submission, paper_cache=paper_cache, institute=institute)
         traceparent = current_traceparent()
@@ -104,8 +106,10 @@ async def accept_submission(
             idempotency_key=idempotency_key,
             now=utcnow(),
             traceparent=traceparent,
+            lane=lane,
         )
         span.set_attribute("smartpapers.job_id", job.job_id)
+        span.set_attribute("smartpapers.lane", lane.value)
         with tracer.start_as_current_span("store job"):
             job_id = await intake.store(job)
         if job_id != job.job_id:

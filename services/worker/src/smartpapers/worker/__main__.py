@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from smartpapers.common import failpoints
 from smartpapers.common.backends import open_backends
+from smartpapers.common.lanes import LaneQueues
 from smartpapers.common.logging import configure_logging
 from smartpapers.common.papers import PaperCache
-from smartpapers.common.queue import SqsQueue
 from smartpapers.common.repositories import (
     JobRepository,
     LockRepository,
@@ -64,9 +64,11 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
             retry_base_delay=settings.retry_base_delay_seconds,
             retry_max_delay=settings.retry_max_delay_seconds,
         )
-        queue = SqsQueue(client=sqs, url=settings.sqs_queue_url, batching=settings.sqs_batching)
+        queues = LaneQueues.from_settings(sqs, settings)
         worker = Worker(
-            queue=queue,
+            queue=queues.normal,
+            priority_queue=queues.priority,
+            priority_share=settings.worker_priority_share,
             processor=processor,
             concurrency=settings.worker_concurrency,
             adaptive=settings.worker_adaptive_concurrency,
@@ -80,7 +82,7 @@ async def open_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess
                 sweeps=SweepRepository(db),
                 jobs=jobs,
                 locks=LockRepository(db),
-                queue=queue,
+                queues=queues,
                 owner=owner,
                 lease_seconds=settings.sqs_visibility_timeout_seconds,
                 interval_seconds=settings.sweeper_interval_seconds,

@@ -1,9 +1,11 @@
 """The worker loop, modelled on arq's ``Worker``: injected clients, keyword-only tunables, a
 bounded number of jobs in flight, and a SIGTERM drain.
 
-Each long poll asks for at most as many messages as the in-flight limit leaves room for
-(≤10). A receive batch is claimed, graded and finished by the :class:`JobProcessor` and then
-acknowledged with one DeleteMessageBatch; messages to retry get one
+Each lane (normal, and priority when configured) has its own receiver long-polling its queue;
+they share the in-flight limit by the fair receive rule (:mod:`smartpapers.worker.lanes`).
+A busy lane's receive asks for at most as many messages as the limit leaves room for (≤10).
+A receive batch is claimed, graded and finished by the :class:`JobProcessor` and then
+acknowledged with one DeleteMessageBatch on its lane's queue; messages to retry get one
 ChangeMessageVisibilityBatch. The limit adapts to the database's latency
 (:class:`~smartpapers.worker.adaptive.AdaptiveLimit`), up to ``concurrency``. A slow batch's
 visibility and lease are extended (heartbeat) so no other worker receives it meanwhile.
@@ -26,9 +28,17 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
+from smartpapers.common.lanes import Lane, LaneQueues
 from smartpapers.common.queue import ReceivedMessage, SqsQueue
 from smartpapers.worker.adaptive import AdaptiveLimit
-from smartpapers.worker.metrics import CONCURRENCY_LIMIT, INFLIGHT, INFLIGHT_LIMIT, JOBS_PROCESSED
+from smartpapers.worker.lanes import Room
+from smartpapers.worker.metrics import (
+    CONCURRENCY_LIMIT,
+    INFLIGHT,
+    INFLIGHT_LIMIT,
+    JOBS_PROCESSED,
+    RECEIVE_BATCHES,
+)
 from smartpapers.worker.processing import Ack, ClaimedBatch, Decision, JobProcessor, Retry
 
 T = TypeVar("T")
@@ -47,6 +57,8 @@ class Worker:
         *,
         queue: SqsQueue,
         processor: JobProcessor,
+        priority_queue: SqsQueue | None = None,
+        priority_share: int = 4,
         concurrency: int = 50,
         adaptive: bool = True,
         wait_seconds: int = 20,
@@ -55,24 +67,28 @@ class Worker:
         poll_error_delay: float = 1.0,
         stop_receive_grace: float = 2.0,
     ) -> None:
-        self.queue = queue
+        self.queues = LaneQueues(normal=queue, priority=priority_queue)
         self.processor = processor
         self.limit = AdaptiveLimit(
             maximum=concurrency,
             minimum=min(queue.max_batch, concurrency) if adaptive else concurrency,
         )
+        self.room = Room(self.limit, batch=queue.max_batch, share=priority_share)
         self.wait_seconds = wait_seconds
         self.visibility_timeout = visibility_timeout
         self.drain_timeout = drain_timeout
         self.poll_error_delay = poll_error_delay
         self.stop_receive_grace = stop_receive_grace
         self.last_poll = time.monotonic()
-        self._room = asyncio.Condition()
         self._stopping = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
-        self._inflight = 0
         CONCURRENCY_LIMIT.set(concurrency)
         INFLIGHT_LIMIT.set(self.limit.limit)
+
+    @property
+    def queue(self) -> SqsQueue:
+        """The normal lane's queue."""
+        return self.queues.normal
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -86,43 +102,60 @@ class Worker:
         return self._stopping
 
     async def run(self) -> None:
-        """Poll until :meth:`stop`, then drain."""
+        """Poll every lane until :meth:`stop`, then drain."""
         logger.info(
-            "worker started", extra={"concurrency": self.limit.maximum, "queue": self.queue.url}
+            "worker started",
+            extra={
+                "concurrency": self.limit.maximum,
+                "queues": {lane.value: q.url for lane, q in self.queues.items()},
+            },
         )
         try:
-            while not self._stopping.is_set():
-                await self._poll_once()
+            await asyncio.gather(*(self._receive_loop(lane) for lane, _ in self.queues.items()))
         finally:
             await self._drain()
         logger.info("worker stopped")
 
-    async def _poll_once(self) -> None:
-        if not await self._wait_for_room():
-            return
-        want = min(self.queue.max_batch, self.limit.limit - self._inflight)
+    async def _receive_loop(self, lane: Lane) -> None:
+        busy = False
+        while not self._stopping.is_set():
+            busy = await self._poll_once(lane, busy=busy)
+
+    async def _poll_once(self, lane: Lane, *, busy: bool) -> bool:
+        """One receive on ``lane``'s queue; True when it brought messages (the lane is busy:
+        its next receive waits for room)."""
+        queue = self.queues.queue(lane)
+        if busy:
+            want = await self.room.turn(lane, self._stopping)
+            if want is None:
+                return busy
+        else:
+            want = 0  # idle: poll at once, no room taken
         self.last_poll = time.monotonic()
         try:
             messages = await self._until_stopping(
-                self.queue.receive(max_messages=want, wait_seconds=self.wait_seconds),
+                queue.receive(max_messages=want or queue.max_batch, wait_seconds=self.wait_seconds),
                 grace=self.stop_receive_grace,
             )
         except QueueUnavailableError as e:
             logger.warning("receive failed, retrying in %.1fs: %s", self.poll_error_delay, e)
             await self._until_stopping(asyncio.sleep(self.poll_error_delay))
-            return
+            return busy
         finally:
             self.last_poll = time.monotonic()
+            await self.room.unreserve(want)
         if not messages:
-            return
+            return False
+        RECEIVE_BATCHES.labels(lane=lane.value).inc()
         if self._stopping.is_set():
-            await self._release_messages(messages)
-            return
-        self._inflight += len(messages)
+            await self._release_messages(queue, messages)
+            return True
+        self.room.take(len(messages))
         INFLIGHT.inc(len(messages))
-        task = asyncio.create_task(self._process_batch(messages))
+        task = asyncio.create_task(self._process_batch(queue, messages))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
+        return True
 
     async def _until_stopping(self, work: Awaitable[T], *, grace: float = 0) -> T | None:
         """Await ``work``, but give up ``grace`` seconds after stop() is called (then None).
@@ -159,27 +192,6 @@ class Worker:
                 {task, *self._batches}, timeout=left, return_when=asyncio.FIRST_COMPLETED
             )
 
-    def _has_room(self) -> bool:
-        """Room for a whole receive batch (fewer only when the limit itself is smaller): a
-        batch costs the same four database round trips whether it holds 3 jobs or 10."""
-        room = self.limit.limit - self._inflight
-        return room >= min(self.queue.max_batch, self.limit.limit)
-
-    async def _wait_for_room(self) -> bool:
-        """Wait until the in-flight limit leaves room (False when stop() came first)."""
-        async with self._room:
-            waiter = asyncio.ensure_future(
-                self._room.wait_for(lambda: self._has_room() or self._stopping.is_set())
-            )
-            stopping = asyncio.ensure_future(self._stopping.wait())
-            await asyncio.wait({waiter, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not waiter.done():
-                waiter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
-        return not self._stopping.is_set()
-
     async def _drain(self) -> None:
         if not self._batches:
             return
@@ -194,20 +206,20 @@ class Worker:
 
     # -- one receive batch ---------------------------------------------------------------
 
-    async def _process_batch(self, messages: list[ReceivedMessage]) -> None:
+    async def _process_batch(self, queue: SqsQueue, messages: list[ReceivedMessage]) -> None:
         try:
-            decisions = await self._decide(messages)
+            decisions = await self._decide(queue, messages)
         finally:
             INFLIGHT.dec(len(messages))
-            self._inflight -= len(messages)
-            async with self._room:
-                self._room.notify_all()
+            await self.room.give_back(len(messages))
         for decision in decisions.values():
             if isinstance(decision, Retry):
                 JOBS_PROCESSED.labels(outcome="retried").inc()
-        await self._settle(messages, decisions)
+        await self._settle(queue, messages, decisions)
 
-    async def _decide(self, messages: list[ReceivedMessage]) -> dict[str, Decision]:
+    async def _decide(
+        self, queue: SqsQueue, messages: list[ReceivedMessage]
+    ) -> dict[str, Decision]:
         started = time.monotonic()
         try:
             batch = await self.processor.claim(messages)
@@ -219,10 +231,10 @@ class Worker:
         if not batch.work:
             return batch.decisions
         try:
-            return batch.decisions | await self._with_heartbeat(batch)
+            return batch.decisions | await self._with_heartbeat(queue, batch)
         except asyncio.CancelledError:
             # the drain timed out: give every unfinished job and message back (no attempt)
-            await asyncio.shield(self._give_back(messages, batch))
+            await asyncio.shield(self._give_back(queue, messages, batch))
             raise
         except Exception as e:  # StorageUnavailableError, or a bug: retry, then DLQ
             if isinstance(e, StorageUnavailableError):
@@ -244,7 +256,7 @@ class Worker:
     def _backoff(self, message: ReceivedMessage) -> Retry:
         return Retry(self.processor.backoff(message.receive_count))
 
-    async def _with_heartbeat(self, batch: ClaimedBatch) -> dict[str, Decision]:
+    async def _with_heartbeat(self, queue: SqsQueue, batch: ClaimedBatch) -> dict[str, Decision]:
         """Grade and finish the batch; every visibility/2 seconds extend its messages'
         visibility and its jobs' lease so a slow batch is not delivered to a second worker."""
         task = asyncio.ensure_future(self.processor.grade_and_finish(batch))
@@ -254,24 +266,24 @@ class Worker:
                 done, _ = await asyncio.wait({task}, timeout=interval)
                 if done:
                     return task.result()
-                await self._extend(batch)
+                await self._extend(queue, batch)
         finally:
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _extend(self, batch: ClaimedBatch) -> None:
+    async def _extend(self, queue: SqsQueue, batch: ClaimedBatch) -> None:
         try:
             handles = [(m.receipt_handle, self.visibility_timeout) for m, _ in batch.work]
-            await self.queue.change_visibility(handles)
+            await queue.change_visibility(handles)
             await batch.lease.extend()
             logger.info("%d jobs still grading: visibility extended", len(batch.work))
         except (QueueUnavailableError, StorageUnavailableError) as e:
             logger.warning("heartbeat for %d jobs failed: %s", len(batch.work), e)
 
     async def _settle(
-        self, messages: list[ReceivedMessage], decisions: dict[str, Decision]
+        self, queue: SqsQueue, messages: list[ReceivedMessage], decisions: dict[str, Decision]
     ) -> None:
         acks = [
             m.receipt_handle for m in messages if isinstance(decisions.get(m.receipt_handle), Ack)
@@ -282,27 +294,29 @@ class Worker:
             if isinstance(d := decisions.get(m.receipt_handle), Retry)
         ]
         try:
-            if acks and (failed := await self.queue.delete(acks)):
+            if acks and (failed := await queue.delete(acks)):
                 logger.warning("%d deletions failed; those messages will be acked again", failed)
             if retries:
-                await self.queue.change_visibility(retries)
+                await queue.change_visibility(retries)
         except QueueUnavailableError as e:
             # not deleted → redelivered after the visibility timeout → acked again (idempotent)
             logger.warning("could not settle %d messages: %s", len(messages), e)
 
-    async def _give_back(self, messages: list[ReceivedMessage], batch: ClaimedBatch) -> None:
+    async def _give_back(
+        self, queue: SqsQueue, messages: list[ReceivedMessage], batch: ClaimedBatch
+    ) -> None:
         with contextlib.suppress(StorageUnavailableError):
             await batch.lease.release(refund_attempt=True)
         decided = [m for m in messages if m.receipt_handle in batch.decisions]
-        await self._settle(decided, batch.decisions)
+        await self._settle(queue, decided, batch.decisions)
         await self._release_messages(
-            [m for m in messages if m.receipt_handle not in batch.decisions]
+            queue, [m for m in messages if m.receipt_handle not in batch.decisions]
         )
 
-    async def _release_messages(self, messages: list[ReceivedMessage]) -> None:
+    async def _release_messages(self, queue: SqsQueue, messages: list[ReceivedMessage]) -> None:
         if not messages:
             return
         try:
-            await self.queue.change_visibility([(m.receipt_handle, 0) for m in messages])
+            await queue.change_visibility([(m.receipt_handle, 0) for m in messages])
         except QueueUnavailableError as e:
             logger.warning("could not release %d messages: %s", len(messages), e)

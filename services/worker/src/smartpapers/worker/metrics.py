@@ -4,7 +4,7 @@ end)."""
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # defined in common: the API grades jobs too (submissions mode sync)
 from smartpapers.common.metrics import JOBS_PROCESSED as JOBS_PROCESSED
@@ -19,14 +19,26 @@ JOB_PROCESSING = Histogram(
 )
 JOB_QUEUE_WAIT = Histogram(
     "smartpapers_job_queue_wait_seconds",
-    "Job creation (202) to its first claim by a worker.",
+    "Job creation (202) to its first claim by a worker, by lane (normal | priority).",
+    ["lane"],
     buckets=JOB_BUCKETS,
 )
 JOB_END_TO_END = Histogram(
     "smartpapers_job_end_to_end_seconds",
-    "Job creation (202) to completed/failed.",
+    "Job creation (202) to completed/failed, by lane (normal | priority).",
+    ["lane"],
     buckets=JOB_BUCKETS,
 )
+RECEIVE_BATCHES = Counter(
+    "smartpapers_worker_receive_batches",
+    "Receive batches that brought at least one message, by lane: the ratio of the lanes' "
+    "rates is the fair receive rule at work (docs/priority-lane.md).",
+    ["lane"],
+)
+for _lane in ("normal", "priority"):
+    JOB_QUEUE_WAIT.labels(lane=_lane)
+    JOB_END_TO_END.labels(lane=_lane)
+    RECEIVE_BATCHES.labels(lane=_lane)
 INFLIGHT = Gauge("smartpapers_worker_inflight_jobs", "Messages being processed now.")
 CONCURRENCY_LIMIT = Gauge(
     "smartpapers_worker_concurrency_limit", "Configured maximum of in-flight jobs."

@@ -122,7 +122,9 @@ class JobProcessor:
             if isinstance(outcome, Job):
                 batch.work.append((m, outcome))
                 if outcome.attempts == 1:
-                    JOB_QUEUE_WAIT.observe(max((now - outcome.created_at).total_seconds(), 0))
+                    JOB_QUEUE_WAIT.labels(lane=outcome.lane.value).observe(
+                        max((now - outcome.created_at).total_seconds(), 0)
+                    )
             else:
                 decisions[m.receipt_handle] = self._unclaimed(m, job_id, outcome)
         batch.trace = BatchTrace.start(
@@ -263,5 +265,7 @@ class JobProcessor:
             logger.warning("job %s failed: %s", job.job_id, finish.error)
         JOBS_PROCESSED.labels(outcome="completed" if finish.result else "failed").inc()
         JOB_PROCESSING.observe(elapsed)
-        JOB_END_TO_END.observe(max((finish.now - job.created_at).total_seconds(), 0))
+        JOB_END_TO_END.labels(lane=job.lane.value).observe(
+            max((finish.now - job.created_at).total_seconds(), 0)
+        )
         LAST_PROCESSED.set(time.time())

@@ -21,6 +21,13 @@ class Settings(CommonSettings):
         description="follow database latency below worker_concurrency (AIMD); false = always "
         "worker_concurrency",
     )
+    worker_priority_share: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="while both lanes have messages, at most this many priority batches are "
+        "received per normal batch (docs/priority-lane.md#the-fair-receive-rule)",
+    )
     worker_metrics_host: str = Field(
         default="127.0.0.1",
         description="bind address of /healthz and /metrics (the chart sets 0.0.0.0)",

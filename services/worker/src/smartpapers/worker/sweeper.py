@@ -10,7 +10,8 @@ or failed" true when a message never existed or was lost:
 Every worker process runs one, but only the holder of the ``sweeper`` lease in MongoDB acts
 in a round (a MongoDB lease rather than a Kubernetes CronJob: it needs no extra RBAC or image
 entry point, works the same under ``make dev``, and keeps sweeping while any worker lives).
-Re-sending is safe: deliveries of a finished job are acknowledged without effect.
+Re-sending is safe: deliveries of a finished job are acknowledged without effect. A job is
+re-sent to its own lane's queue (smartpapers.common.lanes).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter
 
 from smartpapers.common.errors import QueueUnavailableError, StorageUnavailableError
-from smartpapers.common.queue import SqsQueue
+from smartpapers.common.lanes import Lane, LaneQueues
 from smartpapers.common.repositories import JobRepository, LockRepository, SweepRepository
 from smartpapers.common.timeutil import utcnow
 
@@ -57,7 +58,7 @@ class Sweeper:
         sweeps: SweepRepository,
         jobs: JobRepository,
         locks: LockRepository,
-        queue: SqsQueue,
+        queues: LaneQueues,
         owner: str,
         lease_seconds: float,
         interval_seconds: float = 30,
@@ -69,7 +70,7 @@ class Sweeper:
         self.sweeps = sweeps
         self.jobs = jobs
         self.locks = locks
-        self.queue = queue
+        self.queues = queues
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
         self.interval = interval_seconds
@@ -102,14 +103,14 @@ class Sweeper:
         expired = await self.sweeps.expired_leases(
             now=now, lease=self.lease, limit=self.batch_limit
         )
-        requeued: list[str] = []
+        requeued: dict[str, Lane] = {}
         for lease in expired:
             if lease.attempts >= self.max_attempts:
                 error = f"gave up after {lease.attempts} attempts (worker lease expired)"
                 if await self.sweeps.fail_expired(lease, now=now, error=error):
                     report.failed += 1
             elif await self.sweeps.requeue_expired(lease, now=now):
-                requeued.append(lease.job_id)
+                requeued[lease.job_id] = lease.lane
         report.requeued = len(requeued)
 
         unsent = await self.sweeps.unsent(
@@ -118,15 +119,23 @@ class Sweeper:
         stale = await self.sweeps.stale_queued(
             updated_before=now - self.stale_after, limit=self.batch_limit
         )
-        to_send = list(dict.fromkeys(requeued + unsent + stale))  # requeued: sent at once
+        to_send = requeued | unsent | stale  # requeued: sent at once
         if to_send:
             # mark first: these jobs have no message, so no worker writes them meanwhile
-            await self.sweeps.mark_enqueued(to_send, now=now)
-            failed = await self.queue.send_job_ids(to_send)
-            if failed:
-                await self.jobs.mark_unsent(failed)
-            report.resent = len(to_send) - len(failed)
+            await self.sweeps.mark_enqueued(list(to_send), now=now)
+            report.resent = len(to_send) - await self._send(to_send)
         SWEPT.labels(action="resent").inc(report.resent)
         SWEPT.labels(action="requeued").inc(report.requeued)
         SWEPT.labels(action="failed").inc(report.failed)
         return report
+
+    async def _send(self, jobs: dict[str, Lane]) -> int:
+        """Send each job to its lane's queue; the ones SQS refused are marked unsent (their
+        count is returned)."""
+        failed: list[str] = []
+        for lane in Lane:
+            if ids := [job_id for job_id, job_lane in jobs.items() if job_lane is lane]:
+                failed += await self.queues.queue(lane).send_job_ids(ids)
+        if failed:
+            await self.jobs.mark_unsent(failed)
+        return len(failed)

@@ -63,6 +63,9 @@ class LocalStack:
     workers: list[tuple[ManagedProcess, int]] = field(default_factory=list)
     queue_url: str = ""
     dlq_url: str = ""
+    priority_url: str = ""
+    priority_dlq_url: str = ""
+    """The priority lane's queues (docs/priority-lane.md)."""
 
     @classmethod
     def unique(cls, work_dir: Path, **kw: object) -> LocalStack:
@@ -123,19 +126,23 @@ class LocalStack:
         asyncio.run(self.create_queues_async())
 
     async def create_queues_async(self) -> None:
-        """The main queue, its DLQ and the redrive policy (idempotent)."""
+        """Both lanes' queue, DLQ and redrive policy (idempotent)."""
         keys = (EMULATOR_AWS_ENV["AWS_ACCESS_KEY_ID"], EMULATOR_AWS_ENV["AWS_SECRET_ACCESS_KEY"])
         async with open_sqs_client(
             region=REGION, endpoint_url=self.sqs_url, static_credentials=keys
         ) as sqs:
-            pair = await QueueAdmin(sqs).create_pair(
-                name=self.queue_name,
-                dlq_name=f"{self.queue_name}-dlq",
-                visibility_timeout=self.visibility_timeout,
-                max_receive_count=5,
-                retention_seconds=1_209_600,
-            )
-        self.queue_url, self.dlq_url = pair.main, pair.dlq
+            pairs = [
+                await QueueAdmin(sqs).create_pair(
+                    name=name,
+                    dlq_name=f"{name}-dlq",
+                    visibility_timeout=self.visibility_timeout,
+                    max_receive_count=5,
+                    retention_seconds=1_209_600,
+                )
+                for name in (self.queue_name, f"{self.queue_name}-priority")
+            ]
+        self.queue_url, self.dlq_url = pairs[0].main, pairs[0].dlq
+        self.priority_url, self.priority_dlq_url = pairs[1].main, pairs[1].dlq
 
     def env(self, **over: str) -> dict[str, str]:
         """What every smartpapers process of this stack runs with."""
@@ -147,6 +154,8 @@ class LocalStack:
             "SMARTPAPERS_MONGO_DB": self.db_name,
             "SMARTPAPERS_SQS_QUEUE_URL": self.queue_url,
             "SMARTPAPERS_SQS_DLQ_URL": self.dlq_url,
+            "SMARTPAPERS_SQS_PRIORITY_QUEUE_URL": self.priority_url,
+            "SMARTPAPERS_SQS_PRIORITY_DLQ_URL": self.priority_dlq_url,
             "SMARTPAPERS_SQS_VISIBILITY_TIMEOUT_SECONDS": str(self.visibility_timeout),
             "SMARTPAPERS_AUTH_MODE": "none",
             "SMARTPAPERS_LOG_FORMAT": "text",

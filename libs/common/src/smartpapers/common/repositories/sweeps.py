@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from smartpapers.common.models import JobStatus
+from smartpapers.common.models import JobStatus, Lane
 from smartpapers.common.mongo import JOBS, Document, storage_errors
 from smartpapers.common.repositories.jobs import PROCESSING, QUEUED
 
@@ -25,24 +25,29 @@ class ExpiredLease:
     job_id: str
     attempts: int
     lease_until: datetime
+    lane: Lane = Lane.NORMAL
+
+
+def _lane(doc: Document) -> Lane:
+    return Lane(doc.get("lane", Lane.NORMAL))
 
 
 class SweepRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._jobs: AsyncCollection[Document] = db[JOBS]
 
-    async def _ids(self, query: Document, limit: int, action: str) -> list[str]:
+    async def _ids(self, query: Document, limit: int, action: str) -> dict[str, Lane]:
         async with storage_errors(action):
-            docs = await self._jobs.find(query, {"_id": 1}).limit(limit).to_list()
-        return [str(d["_id"]) for d in docs]
+            docs = await self._jobs.find(query, {"_id": 1, "lane": 1}).limit(limit).to_list()
+        return {str(d["_id"]): _lane(d) for d in docs}
 
-    async def unsent(self, *, updated_before: datetime, limit: int) -> list[str]:
+    async def unsent(self, *, updated_before: datetime, limit: int) -> dict[str, Lane]:
         """Queued jobs whose message was never sent (the API's send failed or it crashed),
         unchanged since ``updated_before``."""
         query = {"status": QUEUED, "updatedAt": {"$lt": updated_before}, "enqueued": False}
         return await self._ids(query, limit, "find unsent jobs")
 
-    async def stale_queued(self, *, updated_before: datetime, limit: int) -> list[str]:
+    async def stale_queued(self, *, updated_before: datetime, limit: int) -> dict[str, Lane]:
         """Queued jobs sent long ago but never processed: their message was lost (e.g. moved
         to the DLQ while MongoDB was down)."""
         query = {"status": QUEUED, "updatedAt": {"$lt": updated_before}, "enqueued": True}
@@ -61,13 +66,14 @@ class SweepRepository:
                         "updatedAt": {"$lte": now - lease},
                         "leaseUntil": {"$lt": now},
                     },
-                    {"_id": 1, "attempts": 1, "leaseUntil": 1},
+                    {"_id": 1, "attempts": 1, "leaseUntil": 1, "lane": 1},
                 )
                 .limit(limit)
                 .to_list()
             )
         return [
-            ExpiredLease(str(d["_id"]), int(d.get("attempts", 0)), d["leaseUntil"]) for d in docs
+            ExpiredLease(str(d["_id"]), int(d.get("attempts", 0)), d["leaseUntil"], _lane(d))
+            for d in docs
         ]
 
     async def requeue_expired(self, lease: ExpiredLease, *, now: datetime) -> bool:

@@ -37,7 +37,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
     async def sqs() -> None:
         try:
-            await services.queue.arn()
+            await services.lanes.normal.arn()
             checks["sqs"] = "ok"
         except QueueUnavailableError as e:
             checks["sqs"] = f"error: {e.__cause__.__class__.__name__}"

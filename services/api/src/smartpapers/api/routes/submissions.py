@@ -10,7 +10,13 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
-from smartpapers.api.auth import Principal, authorize_submission, can_read_job, visible_institute
+from smartpapers.api.auth import (
+    Principal,
+    authorize_submission,
+    can_read_job,
+    is_premium,
+    visible_institute,
+)
 from smartpapers.api.dependencies import (
     AuthenticatedRoute,
     JobsDep,
@@ -35,6 +41,7 @@ from smartpapers.common.models import (
     JobResult,
     JobStatus,
     JobView,
+    Lane,
     SubmissionAccepted,
     SubmissionIn,
 )
@@ -89,19 +96,26 @@ async def submit(
     # jwt mode: studentId == sub (checked above); none mode: the body's studentId
     await limiter.hit("submit", submission.student_id, services.settings.submissions_limit)
     result: JobResult | None = None
+    lane = Lane.NORMAL
     if services.settings.submissions_mode == "sync":
         job_id, result = await services.inline.grade(
             submission, idempotency_key=idempotency_key, institute=visible_institute(principal)
         )
     else:
+        lane = services.lanes.lane_for(
+            premium=is_premium(
+                principal, submission, premium_institutes=services.settings.premium_institutes
+            )
+        )
         job_id = await accept_submission(
             submission=submission,
             idempotency_key=idempotency_key,
             intake=services.intake,
             paper_cache=paper_cache,
-            batcher=services.batcher,
+            batcher=services.batchers[lane],
             send_timeout=services.settings.send_timeout_seconds,
             institute=visible_institute(principal),
+            lane=lane,
         )
         if (wait := preferred_wait(prefer)) is not None:
             result = await wait_for_result(
@@ -119,7 +133,9 @@ async def submit(
             graded.headers["Preference-Applied"] = "wait"
         return graded
     response.headers["Location"] = url
-    response.headers["Retry-After"] = str(services.backlog.retry_after())
+    # the backlog estimate is the normal lane's; a priority job is due within seconds
+    retry_after = 1 if lane is Lane.PRIORITY else services.backlog.retry_after()
+    response.headers["Retry-After"] = str(retry_after)
     return SubmissionAccepted(job_id=job_id, status_url=url)
 
 
