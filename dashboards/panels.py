@@ -202,6 +202,14 @@ api_ratio_w = (
 submit = f'{API}, handler="{slo.SUBMIT_HANDLER}", method="POST"'
 done = 'outcome=~"completed|failed"'
 main_visible = f'max(smartpapers_sqs_queue_messages{{{API}, queue="main", state="visible"}})'
+priority_visible = (
+    f'max(smartpapers_sqs_queue_messages{{{API}, queue="priority", state="visible"}})'
+)
+#: visible messages of both lanes (main + priority queue): the workers' whole backlog
+backlog_visible = (
+    "sum(max by (queue) (smartpapers_sqs_queue_messages"
+    f'{{{API}, queue=~"{slo.LANE_QUEUES_RE}", state="visible"}}))'
+)
 
 
 def latency_panel(

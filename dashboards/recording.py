@@ -11,6 +11,22 @@ from dashboards import slo
 
 QUEUE = "smartpapers:sqs_queue_messages:max"
 MAIN_VISIBLE = "smartpapers:sqs_main_visible_messages:max"
+BACKLOG_VISIBLE = "smartpapers:sqs_backlog_visible_messages:max"
+QUEUE_WAIT_P95 = "smartpapers:job_queue_wait_seconds:p95_rate5m"
+
+#: Comment lines the rendered rules file carries above a recording rule (``record`` -> text).
+COMMENTS = {
+    MAIN_VISIBLE: "The main (normal-lane) queue only: what the KEDA trigger sqs-depth reads (the "
+    "priority queue has its own trigger, and the HPA takes the larger desired count). Kept "
+    "main-only on purpose; the workers' total backlog is " + BACKLOG_VISIBLE + ".",
+    BACKLOG_VISIBLE: "The workers' total backlog: visible messages of both lanes (main + "
+    "priority queue; the priority one only when the lane is configured), dead-letter queues "
+    "excluded. Every worker drains both lanes, so 'backlog still grows at max replicas' "
+    "(SmartpapersWorkersAtMaxReplicas) reads this one.",
+    QUEUE_WAIT_P95: "Per lane (normal | priority; no lane label on workers older than the "
+    'priority lane): SmartpapersQueueWaitHigh reads lane!="priority", '
+    'SmartpapersPriorityQueueWaitHigh lane="priority".',
+}
 
 
 def expr(text: str) -> str:
@@ -28,6 +44,10 @@ def recording_rules() -> list[dict[str, Any]]:
             "expr": f'sum by (namespace) ({QUEUE}{{queue="main", state="visible"}})',
         },
         {
+            "record": BACKLOG_VISIBLE,
+            "expr": f'sum by (namespace) ({QUEUE}{{queue=~"{slo.LANE_QUEUES_RE}", state="visible"}})',
+        },
+        {
             "record": "smartpapers:submissions_accepted:rate5m",
             "expr": "sum by (namespace) (rate(smartpapers_submissions_accepted_total[5m]))",
         },
@@ -36,10 +56,10 @@ def recording_rules() -> list[dict[str, Any]]:
             "expr": "sum by (namespace, outcome) (rate(smartpapers_jobs_processed_total[5m]))",
         },
         {
-            "record": "smartpapers:job_queue_wait_seconds:p95_rate5m",
+            "record": QUEUE_WAIT_P95,
             "expr": expr("""
                 histogram_quantile(0.95,
-                  sum by (namespace, le) (rate(smartpapers_job_queue_wait_seconds_bucket[5m])))
+                  sum by (namespace, lane, le) (rate(smartpapers_job_queue_wait_seconds_bucket[5m])))
             """),
         },
         {

@@ -83,12 +83,14 @@ def overview() -> list[P]:
         P(
             "stat",
             "DLQ depth",
-            "Messages in the dead-letter queue (all states). Any message here means a job "
-            "exhausted maxReceiveCount: alert SmartpapersDeadLetterQueueNotEmpty.",
+            "Messages in the dead-letter queues of both lanes (dlq + priority-dlq, all "
+            "states). Any message here means a job exhausted maxReceiveCount: alert "
+            "SmartpapersDeadLetterQueueNotEmpty.",
             "short",
             [
                 Q(
-                    f'sum(max by (state) (smartpapers_sqs_queue_messages{{{API}, queue="dlq"}}))',
+                    f"sum(max by (queue, state) (smartpapers_sqs_queue_messages{{{API}, "
+                    f'queue=~"{slo.DLQS_RE}"}}))',
                     "dlq",
                 )
             ],
@@ -100,7 +102,9 @@ def overview() -> list[P]:
             "stat",
             "Queue wait p95",
             "95th percentile of the time a job waited in the queue before a worker started "
-            f"it. Alert SmartpapersQueueWaitHigh above {slo.QUEUE_WAIT_P95_WARN_SECONDS} s.",
+            "it, both lanes together. Alert SmartpapersQueueWaitHigh when the normal lane's is "
+            f"above {slo.QUEUE_WAIT_P95_WARN_SECONDS} s (priority lane: "
+            f"SmartpapersPriorityQueueWaitHigh, {slo.PRIORITY_QUEUE_WAIT_P95_WARN_SECONDS} s).",
             "s",
             [Q(quantile(0.95, "smartpapers_job_queue_wait_seconds", WORKER), "p95")],
             th=upper(slo.QUEUE_WAIT_P95_WARN_SECONDS / 2, slo.QUEUE_WAIT_P95_WARN_SECONDS),

@@ -11,12 +11,12 @@ from dashboards.panels import (
     WORKER,
     P,
     Q,
+    backlog_visible,
     burn_panel,
     done,
     e2e_budget,
     e2e_ratio_w,
     latency_panel,
-    main_visible,
     page_fast,
     page_slow,
     upper,
@@ -42,7 +42,8 @@ def queue() -> list[P]:
         P(
             "timeseries",
             "DLQ messages by state",
-            "Dead-letter queue depth. Should be flat zero; see runbook "
+            "Depth of the main queue's dead-letter queue (the priority lane's is in the "
+            "*Priority lane* row). Should be flat zero; see runbook "
             "SmartpapersDeadLetterQueueNotEmpty.",
             "short",
             [
@@ -74,13 +75,13 @@ def queue() -> list[P]:
         P(
             "timeseries",
             "Estimated backlog drain time",
-            "Visible main-queue messages divided by the current finish rate: a proxy for the "
-            "age the newest message will reach. Compare with the end-to-end SLO "
-            f"({slo.E2E_SLO_SECONDS} s).",
+            "Visible messages of both lanes (main + priority queue) divided by the current "
+            "finish rate (jobs of both lanes): a proxy for the age the newest message will "
+            f"reach. Compare with the end-to-end SLO ({slo.E2E_SLO_SECONDS} s).",
             "s",
             [
                 Q(
-                    f"{main_visible} / sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, {done}}}"
+                    f"{backlog_visible} / sum(rate(smartpapers_jobs_processed_total{{{GRADERS}, {done}}}"
                     f"[{RI}]))",
                     "drain time",
                 )
@@ -130,15 +131,16 @@ def workers() -> list[P]:
         ),
         latency_panel(
             "Queue wait",
-            "Time between createdAt and the start of processing. Alert SmartpapersQueueWaitHigh "
-            f"when p95 > {slo.QUEUE_WAIT_P95_WARN_SECONDS} s for {slo.QUEUE_WAIT_FOR}.",
+            "Time between createdAt and the start of processing, both lanes together (per "
+            "lane: *Priority lane* row). Alert SmartpapersQueueWaitHigh when the normal lane's "
+            f"p95 > {slo.QUEUE_WAIT_P95_WARN_SECONDS} s for {slo.QUEUE_WAIT_FOR}.",
             "smartpapers_job_queue_wait_seconds",
             WORKER,
             slo.QUEUE_WAIT_P95_WARN_SECONDS,
         ),
         latency_panel(
             "End-to-end",
-            "createdAt -> completedAt of completed jobs. SLO: "
+            "createdAt -> completedAt of completed jobs, both lanes together. SLO: "
             f"{slo.E2E_SLO_TARGET:.0%} within {slo.E2E_SLO_SECONDS} s.",
             "smartpapers_job_end_to_end_seconds",
             WORKER,

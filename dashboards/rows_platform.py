@@ -22,6 +22,7 @@ from dashboards.panels import (
     main_visible,
     page_fast,
     page_slow,
+    priority_visible,
     quantile,
     submit,
     upper,
@@ -85,15 +86,21 @@ def autoscaling() -> list[P]:
         P(
             "timeseries",
             "Backlog per worker replica",
-            "Visible main-queue messages per current worker replica: the quantity the "
-            "aws-sqs-queue trigger targets.",
+            "Visible messages per current worker replica, per lane: the quantity each "
+            "aws-sqs-queue trigger targets (sqs-depth: main queue; sqs-priority-depth: the "
+            "priority queue, when the lane is configured). The HPA follows the larger one.",
             "short",
             [
                 Q(
                     f"{main_visible} / scalar(sum(kube_horizontalpodautoscaler_status_current_replicas"
                     f"{{{HPA}}}))",
-                    "messages/replica",
-                )
+                    "main messages/replica",
+                ),
+                Q(
+                    f"{priority_visible} / scalar(sum(kube_horizontalpodautoscaler_status_current_replicas"
+                    f"{{{HPA}}}))",
+                    "priority messages/replica",
+                ),
             ],
             width=16,
         ),

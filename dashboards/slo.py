@@ -43,6 +43,15 @@ BURN_RATE_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # --- other alert thresholds --------------------------------------------------------------------
 QUEUE_WAIT_P95_WARN_SECONDS = 20  # below the 30 s end-to-end SLO, leaves room for grading
 QUEUE_WAIT_FOR = "10m"
+#: the priority lane (premium students, docs/priority-lane.md): premium jobs are promised to
+#: finish within PRIORITY_E2E_PROMISE_SECONDS end to end; the queue-wait alert leaves some room
+#: above it (a priority job's wait is normally one receive round trip).
+PRIORITY_E2E_PROMISE_SECONDS = 3
+PRIORITY_QUEUE_WAIT_P95_WARN_SECONDS = 5
+PRIORITY_QUEUE_WAIT_FOR = "5m"
+#: the workers' default SMARTPAPERS_WORKER_PRIORITY_SHARE: at most this many priority receive
+#: batches per normal batch while both lanes have messages (dashboard line only).
+WORKER_PRIORITY_SHARE_DEFAULT = 4
 DLQ_FOR = "5m"
 STALL_WINDOW = "10m"
 STALL_FOR = "10m"
@@ -63,6 +72,11 @@ WORKER_JOB_RE = f"{RELEASE_ALL}-worker"
 ANY_JOB_RE = f"{RELEASE_ALL}-(api|worker)"
 WORKER_SCALEDOBJECT_RE = f"{RELEASE_ALL}-worker"
 WORKER_HPA_RE = f"keda-hpa-{RELEASE_ALL}-worker"
+
+#: the ``queue`` label of smartpapers_sqs_queue_messages: the lanes' queues (the workers'
+#: backlog) and their dead-letter queues (the priority ones exist only with the lane configured).
+LANE_QUEUES_RE = "main|priority"
+DLQS_RE = "dlq|priority-dlq"
 
 DASHBOARD_UID = "smartpapers"
 DASHBOARD_SLUG = "smartpapers"

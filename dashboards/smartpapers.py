@@ -1,10 +1,10 @@
 """The smartpapers Grafana dashboard, built with grafana-foundation-sdk.
 
-Rows: overview, queue, workers RED, autoscaling, API RED, cost. Every query is scoped by the
-``$namespace`` and ``$release`` variables (``$release`` is the chart fullname, i.e. the prefix
-of the ``<fullname>-api`` / ``<fullname>-worker`` scrape jobs) and reads from ``$datasource``;
-counters use ``$__rate_interval``. Thresholds come from :mod:`dashboards.slo`, the same module
-the alert rules are generated from.
+Rows: overview, queue, priority lane, workers RED, autoscaling, API RED, cost. Every query is
+scoped by the ``$namespace`` and ``$release`` variables (``$release`` is the chart fullname,
+i.e. the prefix of the ``<fullname>-api`` / ``<fullname>-worker`` scrape jobs) and reads from
+``$datasource``; counters use ``$__rate_interval``. Thresholds come from :mod:`dashboards.slo`,
+the same module the alert rules are generated from.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dash_m
 
-from dashboards import rows_overview, rows_pipeline, rows_platform, slo
+from dashboards import rows_lanes, rows_overview, rows_pipeline, rows_platform, slo
 from dashboards.panels import DATASOURCE, P, build_panel
 
 
@@ -24,6 +24,7 @@ def rows() -> list[tuple[str, list[P]]]:
     return [
         ("Overview", rows_overview.overview()),
         ("Queue", rows_pipeline.queue()),
+        ("Priority lane", rows_lanes.lanes()),
         ("Workers (RED)", rows_pipeline.workers()),
         ("Autoscaling (KEDA)", rows_platform.autoscaling()),
         ("API (RED)", rows_platform.api()),

@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 VALUES = REPO / "deploy" / "local" / "cluster" / "values.yaml"
 DATABASE = "smartpapers"
-QUEUES = ("smartpapers-submissions", "smartpapers-submissions-dlq")
+QUEUES = (
+    "smartpapers-submissions",
+    "smartpapers-submissions-dlq",
+    "smartpapers-submissions-priority",
+    "smartpapers-submissions-priority-dlq",
+)
 
 
 @pytest.fixture(scope="session")

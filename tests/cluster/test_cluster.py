@@ -173,6 +173,52 @@ async def test_burst_scales_workers_with_keda_and_loses_nothing(
         assert at[event]["completed"] < TOTAL, f"{event} came after the drain: {at[event]}"
 
 
+PRIORITY_TOTAL = 600
+
+
+def lanes_of(job_ids: set[str]) -> dict[str, int]:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo_uri())
+    try:
+        jobs = client[DATABASE]["submission_jobs"]
+        rows = jobs.aggregate([{"$match": {"_id": {"$in": list(job_ids)}}},
+                               {"$group": {"_id": "$lane", "n": {"$sum": 1}}}])  # fmt: skip
+        return {str(r["_id"]): int(r["n"]) for r in rows}
+    finally:
+        client.close()
+
+
+@pytest.mark.timeout(900)
+async def test_a_priority_burst_alone_scales_workers_by_its_own_trigger(
+    release: dict[str, Any], cluster: str
+) -> None:
+    """Premium students only (config.api.premiumInstitutes): the normal queue stays empty,
+    so only the ScaledObject's second trigger (sqs-priority-depth) can scale the workers."""
+    paper = {**demo_paper(), "paperId": "premium-paper", "instituteId": "premium-institute"}
+    r = httpx.post(f"{api_url()}/api/papers", json=paper, timeout=30)
+    assert r.status_code in (201, 409), r.text
+    timeline = Timeline(database=DATABASE)
+    timeline.start()
+    try:
+        await until(timeline, "1 ready worker", lambda s: s.replicas == 1 and s.ready == 1, 300)
+        timeline.mark("priority burst starts")
+        config = LoadConfig(url=api_url(), total=PRIORITY_TOTAL, burst=True, timeout=600,
+                            poll_interval=2.0, poll_concurrency=20, progress=False,
+                            paper="premium-paper")  # fmt: skip
+        result = await Runner(config).run()
+        timeline.mark("every job final (client view)")
+    finally:
+        timeline.stop()
+    summary = summarize(result.records, waited=True, paper_total=result.paper_total)
+    job_ids = {r.job_id for r in result.records if r.job_id is not None}
+    peak = max(s.replicas for s in timeline.samples)
+    print(json.dumps({"priority_burst": PRIORITY_TOTAL, "peak_replicas": peak,  # noqa: T201
+                      "lanes": lanes_of(job_ids)}))  # fmt: skip
+    assert summary.problems() == [], summary.problems()
+    assert summary.completed == PRIORITY_TOTAL and summary.verified_scores == PRIORITY_TOTAL
+    assert lanes_of(job_ids) == {"priority": PRIORITY_TOTAL}
+    assert peak > 1, "the priority queue's trigger did not scale the workers"
+
+
 def test_the_cluster_network_is_closed(release: dict[str, Any]) -> None:
     """Nothing routes off the machine: the cluster's network namespace (where this test runs)
     holds only loopback, the pod bridge and the pods' veth ends, and no default route (with

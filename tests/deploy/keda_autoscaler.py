@@ -1,18 +1,22 @@
 """The autoscaler half of the KEDA simulator (the model is described in keda_sim.py).
 
-The parameters KEDA reads from a rendered ScaledObject (the aws-sqs-queue trigger, activation,
+The parameters KEDA reads from a rendered ScaledObject (the aws-sqs-queue triggers, activation,
 cooldown, fallback, the HPA behavior) and the Kubernetes HPA controller's replica computation:
-tolerance, stabilisation windows, Pods/Percent policies per period, [minReplicas, maxReplicas].
+tolerance, stabilisation windows, Pods/Percent policies per period, [minReplicas, maxReplicas],
+and, with several triggers, the largest of the per-metric proposals.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 HPA_TOLERANCE = 0.1
 HPA_SYNC_PERIOD_SECONDS = 15
+# The chart's trigger names -> the lane (queue) each one reads (templates/keda-scaledobject.yaml).
+TRIGGER_LANES = {"sqs-depth": "normal", "sqs-priority-depth": "priority"}
 
 # Kubernetes defaults when a ScaledObject sets no behavior (autoscaling/v2 docs).
 _DEFAULT_SCALE_UP = {
@@ -71,14 +75,30 @@ class ScalerConfig:
     scale_down: Rules
     fallback_failure_threshold: int | None
     fallback_replicas: int | None
+    # the lane whose queue each aws-sqs-queue trigger reads, in trigger order (one HPA metric each)
+    lanes: tuple[str, ...] = ("normal",)
 
     @classmethod
     def from_scaled_object(cls, so: dict[str, Any]) -> ScalerConfig:
-        """Read the parameters KEDA would use from a rendered ScaledObject."""
+        """Read the parameters KEDA would use from a rendered ScaledObject: one aws-sqs-queue
+        trigger, or one per lane that differ only in their name and queueURL."""
         assert so["kind"] == "ScaledObject", so["kind"]
         spec = so["spec"]
         triggers = [t for t in spec["triggers"] if t["type"] == "aws-sqs-queue"]
-        assert len(triggers) == 1, "expected exactly one aws-sqs-queue trigger"
+        assert triggers, "expected an aws-sqs-queue trigger"
+        if len(triggers) == 1:
+            lanes: tuple[str, ...] = ("normal",)
+        else:
+            lanes = tuple(TRIGGER_LANES[t.get("name", "")] for t in triggers)
+            assert len(set(lanes)) == len(lanes), f"two triggers on one lane: {lanes}"
+
+        def shared(t: dict[str, Any]) -> dict[str, Any]:
+            md = {k: v for k, v in t["metadata"].items() if k != "queueURL"}
+            return {**{k: v for k, v in t.items() if k not in ("name", "metadata")}, "md": md}
+
+        assert all(shared(t) == shared(triggers[0]) for t in triggers), (
+            "the simulator models triggers that differ only in name and queueURL"
+        )
         md = triggers[0]["metadata"]
         metric_type = triggers[0].get("metricType", "AverageValue")
         assert metric_type == "AverageValue", "the simulator models AverageValue targets"
@@ -100,6 +120,7 @@ class ScalerConfig:
             scale_down=Rules.from_dict(behavior.get("scaleDown"), _DEFAULT_SCALE_DOWN),
             fallback_failure_threshold=int(fallback["failureThreshold"]) if fallback else None,
             fallback_replicas=int(fallback["replicas"]) if fallback else None,
+            lanes=lanes,
         )
 
 
@@ -129,6 +150,19 @@ class Hpa:
         if abs(1.0 - usage_ratio) <= self.tolerance:
             return current
         return math.ceil(metric / target)
+
+    def proposal_of_metrics(self, current: int, metrics: Sequence[float | None]) -> int | None:
+        """computeReplicasForMetrics (pkg/controller/podautoscaler/horizontal.go): one proposal
+        per metric (each with its own tolerance check), the LARGEST wins — never the sum.
+        None (the scale is left alone) when every metric is invalid, or some are and the valid
+        ones would scale down."""
+        valid = [self.proposal(current, m) for m in metrics if m is not None]
+        if not valid:
+            return None
+        best = max(valid)
+        if len(valid) < len(metrics) and best < current:
+            return None
+        return best
 
     def _stabilize(self, now: int, current: int, desired: int) -> int:
         up_cutoff = now - self.cfg.scale_up.stabilization_window_seconds

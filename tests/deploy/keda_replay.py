@@ -3,6 +3,13 @@
 Burst traces and worker capacity, the second-by-second replay of a trace against KEDA and the
 HPA (``simulate``), its result and report, the one-replica baseline, and the worker concurrency
 read from a rendered Deployment.
+
+Two lanes (``priority_arrivals``): the priority queue of premium students beside the normal
+one. Workers share their capacity (jobs per second and in-flight slots) between the lanes by
+the worker's fair receive rule: while both have messages the priority lane gets at most
+``priority_share`` / (``priority_share`` + 1) of it, and either lane takes what the other
+leaves. The scaler reads one depth per trigger (``ScalerConfig.lanes``); a lane without a
+trigger is invisible to it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ class Workload:
     throughput_per_replica: float = 333.0  # jobs/s; design target 20,000/min per worker
     concurrency: int = 50  # in-flight messages per worker (SMARTPAPERS_WORKER_CONCURRENCY)
     pod_ready_seconds: int = 15  # schedule + start + readiness of a new worker pod
+    priority_share: int = 4  # SMARTPAPERS_WORKER_PRIORITY_SHARE: priority batches per normal one
 
 
 def burst_trace(
@@ -59,6 +67,10 @@ class Sample:
     metric: int | None
     proposal: int | None
     desired: int
+    # the priority lane (two-lane runs) and every trigger's metric, in trigger order
+    priority_visible: int = 0
+    priority_in_flight: int = 0
+    metrics: tuple[int | None, ...] = ()
 
 
 @dataclass
@@ -107,6 +119,15 @@ class Result:
         return "\n".join(lines)
 
 
+def fair_share(priority: int, normal: int, capacity: int, priority_share: int) -> tuple[int, int]:
+    """(priority, normal) taken out of ``capacity`` by the worker's fair receive rule: at most
+    priority_share / (priority_share + 1) of it for the priority lane while the normal lane
+    has work; each lane gets what the other leaves."""
+    fair = capacity * priority_share // (priority_share + 1)
+    p = min(priority, max(fair, capacity - normal))
+    return p, min(normal, capacity - p)
+
+
 def simulate(
     cfg: ScalerConfig,
     arrivals: Sequence[int],
@@ -117,21 +138,26 @@ def simulate(
     sync_period: int = HPA_SYNC_PERIOD_SECONDS,
     sync_offset: int = HPA_SYNC_PERIOD_SECONDS - 1,
     metric_failures: Sequence[tuple[int, int]] = (),
+    priority_arrivals: Sequence[int] = (),
 ) -> Result:
     """Run the model second by second. ``metric_failures``: [start, end) windows in which
     reading the queue attributes fails (exercises KEDA's fallback). ``sync_offset``: second of
     the first HPA sync; the default (period - 1) is the worst case, the HPA having synced just
-    before the burst started."""
+    before the burst started. ``priority_arrivals``: arrivals on the priority queue."""
     hpa = Hpa(cfg)
     replicas = max(1, cfg.min_replicas) if initial_replicas is None else initial_replicas
     ready_at: list[int] = [0] * replicas  # one entry per pod: second it becomes ready
     visible = in_flight = 0
+    p_visible = p_in_flight = 0
     consecutive_failures = 0
     last_active: int | None = None
     samples: list[Sample] = []
     by_second: list[int] = []
     drain: int | None = None
-    last_arrival = max((i for i, n in enumerate(arrivals) if n), default=-1)
+    last_arrival = max(
+        (i for trace in (arrivals, priority_arrivals) for i, n in enumerate(trace) if n),
+        default=-1,
+    )
 
     def set_replicas(n: int, now: int) -> None:
         nonlocal ready_at
@@ -142,24 +168,33 @@ def simulate(
             ready_at = sorted(ready_at)[:n]
 
     for t in range(horizon_seconds):
-        # 1) workload for this second
+        # 1) workload for this second (with one lane, p_* stay 0 and fair_share() is the identity)
         visible += arrivals[t] if t < len(arrivals) else 0
+        p_visible += priority_arrivals[t] if t < len(priority_arrivals) else 0
         ready = sum(1 for r in ready_at if r <= t)
-        work = visible + in_flight
-        processed = min(work, int(ready * workload.throughput_per_replica))
-        remaining = work - processed
-        in_flight = min(remaining, ready * workload.concurrency)
-        visible = remaining - in_flight
-        if drain is None and t >= last_arrival and visible + in_flight == 0:
+        work, p_work = visible + in_flight, p_visible + p_in_flight
+        capacity = int(ready * workload.throughput_per_replica)
+        p_done, done = fair_share(p_work, work, capacity, workload.priority_share)
+        remaining, p_remaining = work - done, p_work - p_done
+        p_in_flight, in_flight = fair_share(
+            p_remaining, remaining, ready * workload.concurrency, workload.priority_share
+        )
+        visible, p_visible = remaining - in_flight, p_remaining - p_in_flight
+        queued = visible + in_flight + p_visible + p_in_flight
+        if drain is None and t >= last_arrival and queued == 0:
             drain = t + 1
 
-        # 2) the scaler reads the queue
+        # 2) the scaler reads the queues (one depth per trigger)
         failing = any(a <= t < b for a, b in metric_failures)
-        depth = visible + (in_flight if cfg.scale_on_in_flight else 0)
+        lane_depth = {
+            "normal": visible + (in_flight if cfg.scale_on_in_flight else 0),
+            "priority": p_visible + (p_in_flight if cfg.scale_on_in_flight else 0),
+        }
+        depths = [lane_depth[lane] for lane in cfg.lanes]
 
-        # KEDA activation loop (only matters with minReplicaCount 0)
+        # KEDA activation loop (only matters with minReplicaCount 0): active if any trigger is
         if t % cfg.polling_interval == 0 and not failing:
-            active = depth > cfg.activation_queue_length
+            active = any(d > cfg.activation_queue_length for d in depths)
             if active:
                 last_active = t
             if cfg.min_replicas == 0:
@@ -172,30 +207,31 @@ def simulate(
                 ):
                     set_replicas(0, t)
 
-        # HPA sync
+        # HPA sync: one External metric per trigger, the largest proposal wins
         if (t - sync_offset) % sync_period == 0 and len(ready_at) > 0:
             current = len(ready_at)
-            metric: int | None
-            if failing:
+            metrics: list[int | None]
+            if failing:  # every trigger reads the same SQS endpoint: they fail together
                 consecutive_failures += 1
                 fb = cfg.fallback_failure_threshold
                 if fb is not None and consecutive_failures >= fb:
                     assert cfg.fallback_replicas is not None
-                    metric = cfg.fallback_replicas * cfg.queue_length
+                    # KEDA counts failures per trigger (status.health): each reports fallback
+                    metrics = [cfg.fallback_replicas * cfg.queue_length] * len(depths)
                 else:
-                    metric = None  # HPA cannot compute: keeps the current scale
+                    metrics = [None] * len(depths)  # HPA cannot compute: keeps the scale
             else:
                 consecutive_failures = 0
-                metric = depth
-            if metric is None:
-                proposal, desired = None, current
-            else:
-                proposal = hpa.proposal(current, metric)
-                desired = hpa.desired(t, current, proposal)
+                metrics = list(depths)
+            proposal = hpa.proposal_of_metrics(current, metrics)
+            desired = current if proposal is None else hpa.desired(t, current, proposal)
             set_replicas(desired, t)
             samples.append(
-                Sample(t, len(ready_at), ready, visible, in_flight, metric, proposal, desired)
-            )
+                Sample(
+                    t, len(ready_at), ready, visible, in_flight, metrics[0], proposal, desired,
+                    p_visible, p_in_flight, tuple(metrics),
+                )
+            )  # fmt: skip
         by_second.append(len(ready_at))
 
     peak = max(by_second)
@@ -232,9 +268,17 @@ def single_replica_drain_seconds(arrivals: Sequence[int], workload: Workload) ->
             return t
 
 
-def worker_concurrency(worker_deployment: dict[str, Any]) -> int:
+def _worker_env(worker_deployment: dict[str, Any], name: str) -> int:
     for c in worker_deployment["spec"]["template"]["spec"]["containers"]:
         for e in c.get("env", []):
-            if e["name"] == "SMARTPAPERS_WORKER_CONCURRENCY":
+            if e["name"] == name:
                 return int(e["value"])
-    raise AssertionError("SMARTPAPERS_WORKER_CONCURRENCY not set on the worker")
+    raise AssertionError(f"{name} not set on the worker")
+
+
+def worker_concurrency(worker_deployment: dict[str, Any]) -> int:
+    return _worker_env(worker_deployment, "SMARTPAPERS_WORKER_CONCURRENCY")
+
+
+def worker_priority_share(worker_deployment: dict[str, Any]) -> int:
+    return _worker_env(worker_deployment, "SMARTPAPERS_WORKER_PRIORITY_SHARE")

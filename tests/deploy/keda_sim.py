@@ -16,11 +16,13 @@ What is modelled (the documented algorithms, one-second steps):
   then stabilisation windows (scale-up: min of the recommendations inside the window,
   scale-down: max), then the behavior policies (Pods / Percent per period, selectPolicy
   Max/Min/Disabled, computed from the replicas at the start of each policy period), then
-  [minReplicas, maxReplicas].
+  [minReplicas, maxReplicas]. With a priority lane the ScaledObject has one trigger per
+  queue: the HPA computes a proposal per metric and takes the largest (never the sum).
 * Workers: a ready replica completes up to ``throughput_per_replica`` jobs/s and holds up to
   ``concurrency`` messages in flight; a new replica is ready ``pod_ready_seconds`` after the
   HPA adds it; a removed replica releases its capacity at once (its in-flight messages return
-  to the visible backlog, as the SIGTERM drain releases them).
+  to the visible backlog, as the SIGTERM drain releases them). With two lanes the capacity is
+  split by the worker's fair receive rule (``priority_share``, keda_replay.py).
 
 Usage (renders the chart with the real helm CLI):
     python tests/deploy/keda_sim.py [--trace concurrent|uniform] [--throughput 333] [-f values.yaml]

@@ -42,6 +42,8 @@ def test_auth_and_abuse_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "SMARTPAPERS_JWT_STAFF_CLAIM": "roles",
         "SMARTPAPERS_JWT_STAFF_ROLE": "staff",
         "SMARTPAPERS_JWT_INSTITUTE_CLAIM": "institute",
+        "SMARTPAPERS_JWT_PREMIUM_CLAIM": "roles",
+        "SMARTPAPERS_JWT_PREMIUM_ROLE": "premium",
         # limits themselves are left to the API's per-mode defaults (null in values.yaml)
         "SMARTPAPERS_RATE_LIMIT_WINDOW_SECONDS": "60",
     }

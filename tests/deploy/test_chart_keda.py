@@ -27,6 +27,11 @@ def test_worker_replicas_owned_by_keda_only(name: str, docs: list[dict[str, Any]
         assert hpa["spec"]["scaleTargetRef"]["name"] != worker["metadata"]["name"]
 
 
+def _but_the_queue(trigger: dict[str, Any]) -> dict[str, Any]:
+    """A trigger without its name and queueURL: what every lane's trigger shares."""
+    return {**trigger, "name": None, "metadata": {**trigger["metadata"], "queueURL": None}}
+
+
 @pytest.mark.parametrize("name,docs", RENDERS, ids=RENDER_IDS)
 def test_scaled_object_contract(name: str, docs: list[dict[str, Any]]) -> None:
     scaled = by_kind(docs, "ScaledObject")
@@ -41,13 +46,21 @@ def test_scaled_object_contract(name: str, docs: list[dict[str, Any]]) -> None:
         "name": worker["metadata"]["name"],
     }
     assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
-    (trigger,) = spec["triggers"]
+    settings = configmap_settings(docs)
+    # one trigger per lane: the main queue, and the priority queue when it is configured
+    # (test_chart_priority_lane.py); the same settings otherwise
+    queues = {"sqs-depth": settings["SMARTPAPERS_SQS_QUEUE_URL"]}
+    if "SMARTPAPERS_SQS_PRIORITY_QUEUE_URL" in settings:
+        queues["sqs-priority-depth"] = settings["SMARTPAPERS_SQS_PRIORITY_QUEUE_URL"]
+    triggers = spec["triggers"]
+    assert {t["name"]: t["metadata"]["queueURL"] for t in triggers} == queues
+    assert triggers[0]["name"] == "sqs-depth"
+    trigger = triggers[0]
+    assert all(_but_the_queue(t) == _but_the_queue(trigger) for t in triggers)
     assert trigger["type"] == "aws-sqs-queue"
     assert trigger["metricType"] == "AverageValue"
     md = trigger["metadata"]
     assert all(isinstance(v, str) for v in md.values()), md
-    settings = configmap_settings(docs)
-    assert md["queueURL"] == settings["SMARTPAPERS_SQS_QUEUE_URL"]
     assert md["awsRegion"] == settings["SMARTPAPERS_AWS_REGION"]
     assert md["scaleOnInFlight"] in ("true", "false")  # explicit, never defaulted
     assert int(md["queueLength"]) >= 1

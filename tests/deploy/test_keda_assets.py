@@ -16,6 +16,10 @@ from .test_chart_render import validate_object
 KEDA = REPO / "deploy" / "keda"
 MAIN = "arn:aws:sqs:eu-west-1:123456789012:smartpapers-submissions"
 DLQ = MAIN + "-dlq"
+# the priority lane's pair (config.sqs.priorityQueueUrl): every role has on it exactly what
+# it has on the main queue / the DLQ
+PRIORITY = MAIN + "-priority"
+PRIORITY_DLQ = MAIN + "-priority-dlq"
 
 
 IAM = KEDA / "iam"
@@ -25,8 +29,9 @@ BOOTSTRAP = {
     "sqs:GetQueueAttributes",
     "sqs:SetQueueAttributes",
 }
-# role -> queue ARN -> the exact allowed actions (deploy/keda/iam/README.md says why)
-POLICY_ACTIONS: dict[str, dict[str, set[str]]] = {
+# role -> queue ARN -> the exact allowed actions (deploy/keda/iam/README.md says why); the
+# priority ARNs are added below
+_ONE_LANE: dict[str, dict[str, set[str]]] = {
     # enqueue; /readyz and the queue-depth exporter (queue_metrics.py) read attributes of
     # the main queue and the DLQ
     "api-policy.json": {
@@ -56,6 +61,11 @@ POLICY_ACTIONS: dict[str, dict[str, set[str]]] = {
         },
         MAIN: {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"},
     },
+}
+_LANE_OF = {MAIN: PRIORITY, DLQ: PRIORITY_DLQ}
+POLICY_ACTIONS: dict[str, dict[str, set[str]]] = {
+    name: {**arns, **{_LANE_OF[arn]: acts for arn, acts in arns.items()}}
+    for name, arns in _ONE_LANE.items()
 }
 RUNTIME_ROLES = ("api-policy.json", "worker-policy.json", "keda-scaler-policy.json")
 QUEUE_ARN = re.compile(r"^arn:aws:sqs:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$")

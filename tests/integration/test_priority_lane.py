@@ -244,3 +244,27 @@ def test_create_prints_both_lanes_queues(
         "SMARTPAPERS_SQS_PRIORITY_QUEUE_URL": stack.priority_url,
         "SMARTPAPERS_SQS_PRIORITY_DLQ_URL": stack.priority_dlq_url,
     }
+
+
+async def test_a_priority_flood_leaves_the_normal_lane_its_share(
+    api: Api, run_worker: RunWorker, mongo_db: AsyncDatabase[Any]
+) -> None:
+    """Both queues hold 200 jobs; one worker with room for one batch at a time drains them:
+    until the priority queue is empty, about one batch in five is normal (share 4)."""
+    async with api(premium_institutes=[PREMIUM]) as client:
+        assert (await client.post("/api/papers", json=demo_paper())).status_code == 201
+        for i in range(200):
+            await submit(client, body(f"p{i}"))
+            await submit(client, body(f"n{i}", "demo-institute"))
+    jobs = mongo_db["submission_jobs"]
+
+    async def drained() -> bool:
+        return await jobs.count_documents({"status": "completed"}) == 400
+
+    async with run_worker(worker_concurrency=10, worker_adaptive_concurrency=False):
+        await wait_for(drained, timeout=60)
+    done = await jobs.find({}, {"lane": 1, "completedAt": 1}).sort("completedAt", 1).to_list()
+    last_priority = max(i for i, j in enumerate(done) if j["lane"] == "priority")
+    while_both = [j["lane"] for j in done[: last_priority + 1]]
+    normal_share = while_both.count("normal") / len(while_both)
+    assert 0.12 < normal_share < 0.3, normal_share  # the rule: 1/(4 + 1) = 0.2

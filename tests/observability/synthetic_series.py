@@ -3,7 +3,8 @@
 ``app_series``: what prometheus_client / prometheus-fastapi-instrumentator expose for the API
 and the worker (bucket bounds rendered as "30.0"), with Kubernetes labels
 (namespace/pod/job=<release>-api|-worker) or the local ones (no namespace,
-job=smartpapers-api|-worker). ``external_series``: kube-state-metrics v2 and the KEDA 2.14+
+job=smartpapers-api|-worker), both lanes (normal, priority) and their queues.
+``external_series``: kube-state-metrics v2 and the KEDA 2.14+
 operator, with or without honorLabels. ``STEPS`` samples at 15 s.
 """
 
@@ -149,7 +150,12 @@ def app_series(namespace: str | None, release: str) -> list[dict[str, str]]:
                 "values": _counter(1),
             }
         )
-    for queue, values in (("main", (300, 40, 0)), ("dlq", (2, 0, 0))):
+    for queue, values in (
+        ("main", (300, 40, 0)),
+        ("dlq", (2, 0, 0)),
+        ("priority", (12, 20, 0)),
+        ("priority-dlq", (1, 0, 0)),
+    ):
         for state, v in zip(("visible", "inflight", "delayed"), values, strict=True):
             add(
                 {
@@ -165,12 +171,18 @@ def app_series(namespace: str | None, release: str) -> list[dict[str, str]]:
                 "values": _counter(n),
             }
         )
-    for name in (
-        "smartpapers_job_processing_seconds",
-        "smartpapers_job_queue_wait_seconds",
-        "smartpapers_job_end_to_end_seconds",
-    ):
-        s += _histogram(name, wrk, JOB_BUCKETS, 1490)
+    s += _histogram("smartpapers_job_processing_seconds", wrk, JOB_BUCKETS, 1490)
+    # per lane (the priority lane: premium students' jobs, a second queue)
+    for name in ("smartpapers_job_queue_wait_seconds", "smartpapers_job_end_to_end_seconds"):
+        for lane, n in (("normal", 1190), ("priority", 300)):
+            s += _histogram(name, {**wrk, "lane": lane}, JOB_BUCKETS, n)
+    for lane, n in (("normal", 30), ("priority", 90)):
+        add(
+            {
+                "series": f"smartpapers_worker_receive_batches_total{_labels(wrk, lane=lane)}",
+                "values": _counter(n),
+            }
+        )
     add({"series": f"smartpapers_worker_inflight_jobs{_labels(wrk)}", "values": _gauge(40)})
     add({"series": f"smartpapers_worker_concurrency_limit{_labels(wrk)}", "values": _gauge(64)})
     add({"series": f"smartpapers_worker_inflight_limit{_labels(wrk)}", "values": _gauge(48)})

@@ -19,7 +19,15 @@ from dashboards.queries import (
 
 from .helpers import DASHBOARD_FILE, REPO_ROOT, RULES_FILE
 
-EXPECTED_ROWS = ["Overview", "Queue", "Workers (RED)", "Autoscaling (KEDA)", "API (RED)", "Cost"]
+EXPECTED_ROWS = [
+    "Overview",
+    "Queue",
+    "Priority lane",
+    "Workers (RED)",
+    "Autoscaling (KEDA)",
+    "API (RED)",
+    "Cost",
+]
 DS_REFS = {"${datasource}", "$datasource"}
 
 
@@ -140,7 +148,13 @@ def test_thresholds_match_alerts(dash: dict[str, Any]) -> None:
         ]
 
     assert slo.QUEUE_WAIT_P95_WARN_SECONDS in steps("Queue wait p95")
-    assert f"p95_rate5m > {slo.QUEUE_WAIT_P95_WARN_SECONDS}" in rules
+    assert f'p95_rate5m{{lane!="priority"}} > {slo.QUEUE_WAIT_P95_WARN_SECONDS}' in rules
+    assert steps("Queue wait p50 / p95 by lane") == [
+        slo.PRIORITY_QUEUE_WAIT_P95_WARN_SECONDS,
+        slo.QUEUE_WAIT_P95_WARN_SECONDS,
+    ]
+    assert f'p95_rate5m{{lane="priority"}} > {slo.PRIORITY_QUEUE_WAIT_P95_WARN_SECONDS}' in rules
+    assert steps("Priority DLQ messages by state") == [1]
     assert steps("DLQ depth") == [1]
     assert slo.E2E_SLO_TARGET in steps(f"Jobs done within {slo.E2E_SLO_SECONDS} s (SLO 99%)")
     fast, slow = slo.PAGE_WINDOWS
@@ -177,3 +191,55 @@ def test_dashboard_json_is_grafana_importable_shape(dash: dict[str, Any]) -> Non
     assert json.loads(json.dumps(dash)) == dash
     assert dash["title"] and dash["schemaVersion"] >= 36
     assert "id" not in dash or dash["id"] in (None, 0)
+
+
+def _exprs(dash: dict[str, Any], title: str) -> list[str]:
+    return [t["expr"] for p in _panels(dash) if p["title"] == title for t in p["targets"]]
+
+
+def test_lanes_queues_and_dead_letters(dash: dict[str, Any]) -> None:
+    rows: dict[str, list[str]] = {}
+    row = ""
+    for p in dash["panels"]:
+        if p["type"] == "row":
+            row = p["title"]
+        else:
+            rows.setdefault(row, []).append(p["title"])
+    assert rows["Priority lane"] == [
+        "Queue depth by lane",
+        "Queue wait p50 / p95 by lane",
+        "End-to-end p95 by lane",
+        "Receive batches /s by lane",
+        "Priority : normal receive ratio",
+        "Priority DLQ messages by state",
+    ]
+    # per-lane panels keep the lane; the existing latency panels aggregate over lanes
+    for title in ("Queue wait p50 / p95 by lane", "End-to-end p95 by lane"):
+        assert all("sum by (le, lane)" in e for e in _exprs(dash, title)), title
+    for title in ("Queue wait p95", "Queue wait p50 / p95 / p99", "End-to-end p50 / p95 / p99"):
+        assert all("sum by (le) (" in e and "lane" not in e for e in _exprs(dash, title)), title
+    (ratio,) = _exprs(dash, "Priority : normal receive ratio")
+    assert 'lane="priority"' in ratio.split(" / ")[0] and 'lane="normal"' in ratio.split(" / ")[1]
+    # "all dead letters" reads both DLQs; the main-queue panels keep reading the main queue
+    assert all(f'queue=~"{slo.DLQS_RE}"' in e for e in _exprs(dash, "DLQ depth"))
+    assert all('queue="dlq"' in e for e in _exprs(dash, "DLQ messages by state"))
+    assert all('queue="priority-dlq"' in e for e in _exprs(dash, "Priority DLQ messages by state"))
+    for title in ("Main queue depth", "Main queue messages by state"):
+        assert all('queue="main"' in e for e in _exprs(dash, title)), title
+    # the finish rate counts both lanes' jobs, so the backlog does too
+    assert all(
+        f'queue=~"{slo.LANE_QUEUES_RE}"' in e for e in _exprs(dash, "Estimated backlog drain time")
+    )
+
+
+def test_priority_share_line_is_the_workers_default(dash: dict[str, Any]) -> None:
+    from smartpapers.worker.settings import Settings
+
+    assert Settings.model_fields["worker_priority_share"].default == (
+        slo.WORKER_PRIORITY_SHARE_DEFAULT
+    )
+    (panel,) = [p for p in _panels(dash) if p["title"] == "Priority : normal receive ratio"]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps if s["value"] is not None] == [
+        slo.WORKER_PRIORITY_SHARE_DEFAULT
+    ]

@@ -33,6 +33,8 @@ from tests.conftest import Stack
 
 from .helpers import REPO_ROOT, RULES_FILE
 
+PREMIUM_INSTITUTE = "premium-i"
+
 
 def _local_config() -> ModuleType:
     path = REPO_ROOT / "deploy/prometheus/local_config.py"
@@ -78,6 +80,8 @@ async def scraped_stack(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[str
         "SMARTPAPERS_WORKER_CONCURRENCY": "10",
         "SMARTPAPERS_MONGO_MAX_POOL_SIZE": "4",
         "SMARTPAPERS_MONGO_TIMEOUT_MS": "30000",
+        # the priority lane (the stack's priority queue pair): half the load is premium
+        "SMARTPAPERS_PREMIUM_INSTITUTES": f'["{PREMIUM_INSTITUTE}"]',
     }
     procs = [
         spawn(
@@ -131,7 +135,7 @@ async def scraped_stack(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[str
                 {
                     "studentId": f"s{i}",
                     "paperId": "demo-paper",
-                    "instituteId": "i",
+                    "instituteId": PREMIUM_INSTITUTE if i % 2 == 0 else "i",
                     "answers": demo_answers(i % 21),
                 }
                 for i in range(40)
@@ -184,4 +188,12 @@ async def test_every_panel_query_and_recording_rule_returns_data(
                 break
             await asyncio.sleep(3)
         assert not missing, "no data for:\n" + "\n".join(missing)
+        # the premium half of the load travelled on the priority lane (not only zero series)
+        for expr in (
+            'sum(smartpapers_worker_receive_batches_total{lane="priority"})',
+            'sum(smartpapers_job_queue_wait_seconds_count{lane="priority"})',
+            'sum(smartpapers_job_queue_wait_seconds_count{lane="normal"})',
+        ):
+            (sample,) = await _query(client, expr)
+            assert float(sample["value"][1]) > 0, expr
     assert set(external_panels(dashboard)), "external panels are covered synthetically"
