@@ -173,7 +173,7 @@ async def test_burst_scales_workers_with_keda_and_loses_nothing(
         assert at[event]["completed"] < TOTAL, f"{event} came after the drain: {at[event]}"
 
 
-PRIORITY_TOTAL = 600
+PRIORITY_TOTAL = 1500  # one throttled worker needs ~20 s: KEDA reacts within ~6 s
 
 
 def lanes_of(job_ids: set[str]) -> dict[str, int]:
@@ -214,7 +214,7 @@ async def test_a_priority_burst_alone_scales_workers_by_its_own_trigger(
     print(json.dumps({"priority_burst": PRIORITY_TOTAL, "peak_replicas": peak,  # noqa: T201
                       "lanes": lanes_of(job_ids)}))  # fmt: skip
     assert summary.problems() == [], summary.problems()
-    assert summary.completed == PRIORITY_TOTAL and summary.verified_scores == PRIORITY_TOTAL
+    assert summary.completed == PRIORITY_TOTAL and summary.wrong_scores == 0
     assert lanes_of(job_ids) == {"priority": PRIORITY_TOTAL}
     assert peak > 1, "the priority queue's trigger did not scale the workers"
 

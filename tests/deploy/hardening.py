@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from smartpapers.api.settings import Settings
 
@@ -69,18 +70,36 @@ def api_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return c
 
 
-def api_settings(docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The API's Settings built from what its container sees: the ConfigMap (envFrom) and the
-    literal env values (secret references stand in as a placeholder URI)."""
+def worker_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = one(docs, "Deployment", "-worker")["spec"]["template"]["spec"]
+    c: dict[str, Any] = spec["containers"][0]
+    return c
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def container_settings(
+    docs: list[dict[str, Any]],
+    container: dict[str, Any],
+    cls: type[S],
+    monkeypatch: pytest.MonkeyPatch,
+) -> S:
+    """A service's Settings built from what its container sees: the ConfigMap (envFrom) and
+    the literal env values (secret references stand in as a placeholder URI)."""
     for key in list(os.environ):
         if key.startswith("SMARTPAPERS_"):
             monkeypatch.delenv(key)
     env = dict(configmap_settings(docs))
-    for e in api_container(docs).get("env", []):
+    for e in container.get("env", []):
         env[e["name"]] = e.get("value", "mongodb://from-secret")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return Settings()
+    return cls()
+
+
+def api_settings(docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return container_settings(docs, api_container(docs), Settings, monkeypatch)
 
 
 def netpols(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -31,7 +31,7 @@ from .conftest import (
     render,
     render_fails,
 )
-from .hardening import api_settings
+from .hardening import api_settings, container_settings, worker_container
 from .keda_autoscaler import Hpa, ScalerConfig
 from .keda_replay import (
     Workload,
@@ -51,24 +51,9 @@ WITH_PRIORITY = [f"config.sqs.priorityQueueUrl={PRIORITY_URL}"]
 PRIORITY_SETTINGS = ("SMARTPAPERS_SQS_PRIORITY_QUEUE_URL", "SMARTPAPERS_SQS_PRIORITY_DLQ_URL")
 
 
-def worker_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    c: dict[str, Any] = one(docs, "Deployment", "-worker")["spec"]["template"]["spec"][
-        "containers"
-    ][0]
-    return c
-
-
 def worker_settings(docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> WorkerSettings:
     """The worker's Settings built from what its container sees (ConfigMap + literal env)."""
-    for key in list(os.environ):
-        if key.startswith("SMARTPAPERS_"):
-            monkeypatch.delenv(key)
-    env = dict(configmap_settings(docs))
-    for e in worker_container(docs).get("env", []):
-        env[e["name"]] = e.get("value", "mongodb://from-secret")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return WorkerSettings()
+    return container_settings(docs, worker_container(docs), WorkerSettings, monkeypatch)
 
 
 # --------------------------------------------------------------------------- settings

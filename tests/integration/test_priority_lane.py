@@ -80,6 +80,12 @@ async def lane_of(db: AsyncDatabase[Any], job_id: str) -> str:
     return str(doc["lane"])
 
 
+async def premium_paper(client: httpx.AsyncClient, **kw: Any) -> None:
+    """The demo paper, owned by the premium institute."""
+    paper = {**demo_paper(), "instituteId": PREMIUM}
+    assert (await client.post("/api/papers", json=paper, **kw)).status_code == 201
+
+
 async def submit(client: httpx.AsyncClient, payload: dict[str, Any], **kw: Any) -> httpx.Response:
     r = await client.post("/api/submissions", json=payload, **kw)
     assert r.status_code == 202, r.text
@@ -91,8 +97,7 @@ async def test_premium_institutes_take_the_priority_queue_in_auth_mode_none(
 ) -> None:
     assert lanes.priority is not None
     async with api(premium_institutes=[PREMIUM]) as client:
-        paper = {**demo_paper(), "instituteId": PREMIUM}
-        assert (await client.post("/api/papers", json=paper)).status_code == 201
+        await premium_paper(client)
         premium = await submit(client, body())
         normal = await submit(client, body(institute="demo-institute"))
     premium_id, normal_id = premium.json()["jobId"], normal.json()["jobId"]
@@ -123,8 +128,7 @@ async def test_without_a_priority_queue_premium_students_share_the_normal_lane(
     api: Api, lanes: LaneQueues, mongo_db: AsyncDatabase[Any]
 ) -> None:
     async with api(premium_institutes=[PREMIUM], sqs_priority_queue_url=None) as client:
-        paper = {**demo_paper(), "instituteId": PREMIUM}
-        assert (await client.post("/api/papers", json=paper)).status_code == 201
+        await premium_paper(client)
         job_id = (await submit(client, body())).json()["jobId"]
     assert await job_ids_on(lanes.normal) == [job_id]
     assert await lane_of(mongo_db, job_id) == "normal"
@@ -135,9 +139,7 @@ async def test_jwt_mode_decides_by_the_premium_role_not_the_institute(
 ) -> None:
     settings = jwt_settings(jwks, premium_institutes=[PREMIUM])
     async with api(**settings) as client:
-        staff = bearer(issuer.staff_token(institute=PREMIUM))
-        paper = {**demo_paper(), "instituteId": PREMIUM}
-        assert (await client.post("/api/papers", json=paper, headers=staff)).status_code == 201
+        await premium_paper(client, headers=bearer(issuer.staff_token(institute=PREMIUM)))
         premium = bearer(issuer.token("alice", roles=["premium"], institute=PREMIUM))
         plain = bearer(issuer.token("bob", institute=PREMIUM))
         premium_id = (await submit(client, body("alice"), headers=premium)).json()["jobId"]
@@ -177,8 +179,7 @@ async def test_the_sweeper_resends_a_lost_priority_message_to_the_priority_queue
 ) -> None:
     assert lanes.priority is not None
     async with api(premium_institutes=[PREMIUM]) as client:
-        paper = {**demo_paper(), "instituteId": PREMIUM}
-        assert (await client.post("/api/papers", json=paper)).status_code == 201
+        await premium_paper(client)
         job_id = (await submit(client, body())).json()["jobId"]
     assert await job_ids_on(lanes.priority) == [job_id]  # the message is lost
     sweeper = Sweeper(
