@@ -18,6 +18,7 @@ CONTAINER_NETWORK ?= host
 
 .DEFAULT_GOAL := help
 .PHONY: help tools dev-tools docs-config deps dev test test-unit test-integration test-e2e test-deploy \
+	release-check release-set release-notes test-release \
         test-observability test-images test-containers test-faults lint typecheck fmt dashboards dashboards-check queues \
         images cluster-up cluster-down test-cluster kind-up kind-down skaffold-dev chart-test keda-sim clean loadtest bench
 
@@ -81,6 +82,21 @@ dashboards-check: deps ## fail if the committed dashboard/rules are stale
 
 docs-config: deps ## regenerate the settings table of docs/configuration.md from the Settings classes
 	$(UV) run python -m smartpapers.devstack.configdoc
+
+release-check: deps ## VERSION agrees with the packages, the chart and the changelog; the chart-bump rule
+	$(UV) run smartpapers-release check
+	$(UV) run smartpapers-release chart-bump
+
+release-set: deps ## write VERSION=X.Y.Z everywhere, date the changelog's Unreleased section, re-lock
+	@test -n "$(VERSION)" || { echo "usage: make release-set VERSION=X.Y.Z" >&2; exit 2; }
+	$(UV) run smartpapers-release set $(VERSION)
+	$(UV) lock
+
+release-notes: deps ## print a version's CHANGELOG section (VERSION=X.Y.Z; default: the current one)
+	@$(UV) run smartpapers-release notes $(VERSION)
+
+test-release: tools deps ## release checks: one version, chart-bump rule, helm package, actionlint
+	$(UV) run pytest tests/release $(PYTEST_ARGS)
 
 queues: deps ## create the queues (+DLQ, redrive) on AWS or SMARTPAPERS_SQS_ENDPOINT_URL
 	$(UV) run smartpapers-queues create

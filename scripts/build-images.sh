@@ -17,7 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DOCKER="$("$ROOT/scripts/docker-engine.sh")"
 TAG="${IMAGE_TAG:-dev}"
 BASES="${IMAGE_BASES:-auto}"
-VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -1)"
+VERSION="$(cat "$ROOT/VERSION")"  # the one version source (docs/releasing.md)
 REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 source "$ROOT/scripts/lib/pinned.sh"
 UV_VERSION="$(pinned UV_VERSION)"

@@ -2,7 +2,7 @@
 # Installs the pinned third-party tools smartpapers needs into a cache outside the
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
-#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [checkov]
+#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [actionlint] [checkov]
 #                            [prometheus] [chromium] [kubernetes] [keda] [coredns] [cluster-runtime]
 #                            [all]    (all = make test's)
 #
@@ -22,6 +22,8 @@ SECANTUSDB_VERSION="0.7.0b3"
 HELM_VERSION="v4.3.1"
 # kubeconform validates the rendered chart against local JSON schemas only (tests/deploy).
 KUBECONFORM_VERSION="v0.8.0"
+# actionlint lints .github/workflows (tests/release); shellcheck (apt) checks their run: scripts.
+ACTIONLINT_VERSION="v1.7.12"
 # kube-linter is not served by the Go module proxy here; checkov (PyPI) lints the rendered chart.
 CHECKOV_VERSION="3.3.30"
 # Kubernetes, etcd and KEDA build from the Go module proxy (deploy/local/{kubernetes,keda}/go.mod
@@ -139,6 +141,23 @@ install_helm() {
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
+install_actionlint() {
+  if [ -x "$BIN/actionlint" ] && "$BIN/actionlint" -version 2>/dev/null | head -1 | grep -qx "$ACTIONLINT_VERSION"; then return; fi
+  need_go actionlint
+  log "actionlint $ACTIONLINT_VERSION (go install)"
+  GOBIN="$BIN" go install -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+}
+
+install_shellcheck() {
+  # actionlint runs it over the workflows' `run:` scripts (tests/release)
+  if command -v shellcheck >/dev/null; then return; fi
+  log "shellcheck (apt)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+}
+
 install_kubeconform() {
   if [ -x "$BIN/kubeconform" ] && "$BIN/kubeconform" -v 2>/dev/null | grep -qx "$KUBECONFORM_VERSION"; then return; fi
   need_go kubeconform
@@ -183,6 +202,7 @@ for t in "${tools[@]}"; do
     secantusdb) install_secantusdb ;;
     helm) install_helm ;;
     kubeconform) install_kubeconform ;;
+    actionlint) install_actionlint; install_shellcheck ;;
     checkov) install_checkov ;;
     prometheus) install_prometheus ;;
     chromium) install_chromium ;;
@@ -190,7 +210,7 @@ for t in "${tools[@]}"; do
     keda) install_keda ;;
     coredns) install_coredns ;;
     cluster-runtime) install_cluster_runtime ;;
-    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_checkov; install_prometheus; install_chromium; install_kubernetes; install_keda ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_actionlint; install_shellcheck; install_checkov; install_prometheus; install_chromium; install_kubernetes; install_keda ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done

@@ -127,22 +127,32 @@ def test_api_image_runs_as_10001_on_a_read_only_root(images: Images, api: tuple[
     assert images.exec(name, "sh", "-c", "echo x > /app/probe").returncode != 0  # read-only
     assert images.exec(name, "sh", "-c", "echo x > /tmp/probe").returncode == 0  # tmpfs
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
-    labels = json.loads(
-        subprocess.run(
-            [
-                images.docker,
-                "image",
-                "inspect",
-                "-f",
-                "{{json .Config.Labels}}",
-                "smartpapers-api:dev",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout  # fmt: skip
-    )
-    assert labels["org.opencontainers.image.revision"] not in ("", "unknown")
+
+
+def test_both_images_carry_the_oci_labels_of_this_commit(images: Images) -> None:
+    revision = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    for service in ("api", "worker"):
+        out = subprocess.run(
+            [images.docker, "image", "inspect", "-f", "{{json .Config.Labels}}",
+             f"smartpapers-{service}:dev"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        labels = json.loads(out.stdout)
+        oci = {k.removeprefix("org.opencontainers.image."): v for k, v in labels.items()}
+        assert oci["title"] == f"smartpapers-{service}"
+        assert oci["source"] == "https://github.com/smartpapers/smartpapers"
+        assert oci["licenses"] == "Apache-2.0" == license_id()
+        assert oci["version"] == (REPO / "VERSION").read_text().strip()
+        assert oci["revision"] == revision
+
+
+def license_id() -> str:
+    """The SPDX id of the repository's LICENSE (its first line names it)."""
+    first = (REPO / "LICENSE").read_text().split("\n", 1)[0].strip()
+    assert first == "Apache License", first
+    return "Apache-2.0"
 
 
 def test_worker_image_drains_a_job(images: Images, stack: Stack, api: tuple[str, str]) -> None:

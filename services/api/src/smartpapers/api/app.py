@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI
@@ -197,7 +198,7 @@ def create_app(settings: Settings) -> FastAPI:
     docs = settings.api_docs_enabled
     app = FastAPI(
         title="smartpapers API",
-        version="0.1.0",
+        version=version("smartpapers-api"),
         summary="Accepts quiz submissions and reports their grading status.",
         lifespan=lifespan,
         docs_url="/docs" if docs else None,
