@@ -111,7 +111,10 @@ class Worker:
             },
         )
         try:
-            await asyncio.gather(*(self._receive_loop(lane) for lane, _ in self.queues.items()))
+            # a bug in one lane's loop cancels the other: the process exits, nothing is orphaned
+            async with asyncio.TaskGroup() as lanes:
+                for lane, _ in self.queues.items():
+                    lanes.create_task(self._receive_loop(lane))
         finally:
             await self._drain()
         logger.info("worker stopped")
