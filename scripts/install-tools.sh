@@ -2,7 +2,8 @@
 # Installs the pinned third-party tools smartpapers needs into a cache outside the
 # repository (default ~/.cache/smartpapers), so that every clone on this machine reuses them.
 #
-#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [actionlint] [checkov]
+#   scripts/install-tools.sh [uv] [elasticmq] [secantusdb] [helm] [kubeconform] [actionlint]
+#                            [chart-testing] [checkov]
 #                            [prometheus] [chromium] [kubernetes] [keda] [coredns] [cluster-runtime]
 #                            [all]    (all = make test's)
 #
@@ -24,6 +25,9 @@ HELM_VERSION="v4.3.1"
 KUBECONFORM_VERSION="v0.8.0"
 # actionlint lints .github/workflows (tests/release); shellcheck (apt) checks their run: scripts.
 ACTIONLINT_VERSION="v1.7.12"
+# chart-testing (ct) lints the chart and checks its version bump (ci.yml on pull requests;
+# tests/release checks our tag rule agrees with it); deploy/local/chart-testing/go.mod pins it
+CHART_TESTING_VERSION="v3.14.0"
 # kube-linter is not served by the Go module proxy here; checkov (PyPI) lints the rendered chart.
 CHECKOV_VERSION="3.3.30"
 # Kubernetes, etcd and KEDA build from the Go module proxy (deploy/local/{kubernetes,keda}/go.mod
@@ -149,6 +153,17 @@ install_actionlint() {
     "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 }
 
+install_chart_testing() {
+  local dir="$CACHE/chart-testing-$CHART_TESTING_VERSION" src="$ROOT/deploy/local/chart-testing" want
+  want="$(cat "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ] && [ -x "$BIN/ct" ]; then return; fi
+  need_go chart-testing
+  log "chart-testing $CHART_TESTING_VERSION: go build -> $BIN/ct"
+  mkdir -p "$dir"
+  (cd "$src" && GOFLAGS="-trimpath -mod=readonly" go build -ldflags "-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$CHART_TESTING_VERSION" -o "$BIN/ct" github.com/helm/chart-testing/v3/ct)
+  echo "$want" > "$dir/.stamp"
+}
+
 install_shellcheck() {
   # actionlint runs it over the workflows' `run:` scripts (tests/release)
   if command -v shellcheck >/dev/null; then return; fi
@@ -203,6 +218,7 @@ for t in "${tools[@]}"; do
     helm) install_helm ;;
     kubeconform) install_kubeconform ;;
     actionlint) install_actionlint; install_shellcheck ;;
+    chart-testing) install_chart_testing ;;
     checkov) install_checkov ;;
     prometheus) install_prometheus ;;
     chromium) install_chromium ;;
@@ -210,7 +226,7 @@ for t in "${tools[@]}"; do
     keda) install_keda ;;
     coredns) install_coredns ;;
     cluster-runtime) install_cluster_runtime ;;
-    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_actionlint; install_shellcheck; install_checkov; install_prometheus; install_chromium; install_kubernetes; install_keda ;;
+    all) install_uv; install_elasticmq; install_secantusdb; install_helm; install_kubeconform; install_actionlint; install_shellcheck; install_chart_testing; install_checkov; install_prometheus; install_chromium; install_kubernetes; install_keda ;;
     *) log "unknown tool: $t"; exit 2 ;;
   esac
 done

@@ -4,10 +4,16 @@ under the chart since the last ``v*`` tag needs a chart version above the tagged
 from __future__ import annotations
 
 import datetime
+import os
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from smartpapers.devstack.release import chart_bump_problem, last_tag, set_version
 from tests.conftest import REPO
+from tests.deploy.conftest import cache_dir, cached_tool
 from tests.release.conftest import git
 
 TEMPLATE = "deploy/helm/smartpapers/templates/configmap.yaml"
@@ -49,3 +55,42 @@ def test_before_the_first_tag_there_is_nothing_to_compare(versioned_copy: Path) 
     git(versioned_copy, "commit", "-q", "-m", "first")
     assert last_tag(versioned_copy) is None
     assert chart_bump_problem(versioned_copy) is None
+
+
+def chart_testing_lint(repo: Path) -> subprocess.CompletedProcess[str]:
+    """``ct lint`` with the project's ct.yaml, against the repository's origin/main."""
+    ct = cached_tool("ct", pinned="v3.14.0", version_args=["version"], version_ok="Version:")
+    env = {**os.environ, "PATH": f"{cache_dir() / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [ct, "lint", "--config", str(REPO / "deploy/helm/ct.yaml")],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("bumped", [False, True], ids=["not bumped", "bumped"])
+def test_chart_testing_agrees_with_the_tag_rule(versioned_copy: Path, bumped: bool) -> None:
+    """The same change judged by ct (against origin/main at the release) and by our rule
+    (against the release's tag): both refuse it without a bump and accept it with one."""
+    shutil.copytree(REPO / "deploy/helm/smartpapers", versioned_copy / "deploy/helm/smartpapers",
+                    dirs_exist_ok=True)  # fmt: skip
+    git(versioned_copy, "init", "-q", "-b", "main")
+    git(versioned_copy, "add", "-A")
+    git(versioned_copy, "commit", "-q", "-m", "release")
+    git(versioned_copy, "tag", f"v{(versioned_copy / 'VERSION').read_text().strip()}")
+    origin = versioned_copy.parent / f"{versioned_copy.name}-origin.git"
+    git(versioned_copy, "clone", "-q", "--bare", str(versioned_copy), str(origin))
+    git(versioned_copy, "remote", "add", "origin", str(origin))
+    git(versioned_copy, "fetch", "-q", "origin")
+    git(versioned_copy, "switch", "-q", "-c", "change")
+    template = versioned_copy / TEMPLATE
+    template.write_text(template.read_text() + "# a change\n")
+    if bumped:
+        set_version(versioned_copy, "99.0.0", today=datetime.date(2027, 1, 1))
+    git(versioned_copy, "commit", "-qam", "change the chart")
+    ours = chart_bump_problem(versioned_copy)
+    theirs = chart_testing_lint(versioned_copy)
+    output = theirs.stdout + theirs.stderr
+    assert (theirs.returncode == 0) is bumped, output
+    assert (ours is None) is bumped, ours
+    if not bumped:
+        assert "Needs a version bump" in output

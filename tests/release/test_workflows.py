@@ -104,6 +104,10 @@ def test_ci_runs_the_readme_test_command_with_the_tool_cache() -> None:
     cache = next(s for s in steps(doc) if s.get("uses", "").startswith("actions/cache@"))
     assert "/.cache/smartpapers" in cache["with"]["path"]
     assert "scripts/install-tools.sh" in cache["with"]["key"]
+    ct = next(s for s in steps(doc) if "ct lint" in s.get("run", ""))
+    assert ct["if"] == "github.event_name == 'pull_request'"
+    assert "--config deploy/helm/ct.yaml" in ct["run"]
+    assert (REPO / "deploy/helm/ct.yaml").is_file()
 
 
 def test_the_release_publishes_signed_multi_arch_images_sboms_and_the_chart() -> None:
