@@ -21,7 +21,9 @@ import pytest
 
 from smartpapers.devstack.servers import ManagedProcess, free_port, spawn
 
-KUBERNETES_VERSION = "v1.35.4"
+from .conftest import pinned
+
+KUBERNETES_VERSION = pinned("KUBERNETES_VERSION")
 TOKEN = "smartpapers-test-admin"
 
 

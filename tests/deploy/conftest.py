@@ -7,6 +7,7 @@ directory FAILS the run with the command that fixes it (nothing is skipped).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable
 from functools import cache
@@ -25,7 +26,18 @@ MONITORING_API = "monitoring.coreos.com/v1"
 ALL_APIS = (KEDA_API, MONITORING_API)
 RELEASE = "smartpapers"
 NAMESPACE = "smartpapers"
-HELM_VERSION = "v4.3.1"
+
+
+def pinned(name: str) -> str:
+    """A version pinned in scripts/install-tools.sh (the one place versions are set; the
+    shell twin is scripts/lib/pinned.sh)."""
+    text = (REPO / "scripts" / "install-tools.sh").read_text()
+    match = re.search(rf'(?m)^{name}="([^"]+)"$', text)
+    assert match, f"{name} is not pinned in scripts/install-tools.sh"
+    return match.group(1)
+
+
+HELM_VERSION = pinned("HELM_VERSION")
 
 
 def cache_dir() -> Path:
@@ -61,7 +73,7 @@ class RenderError(Exception):
 @cache
 def _helm_checked() -> str:
     return cached_tool(
-        "helm", pinned=HELM_VERSION, version_args=["version", "--short"], version_ok="v4."
+        "helm", pinned=HELM_VERSION, version_args=["version", "--short"], version_ok=HELM_VERSION
     )
 
 

@@ -23,8 +23,9 @@ import yaml
 from smartpapers.devstack.servers import ManagedProcess, free_port, port_open
 
 from .apiserver import TOKEN, ControlPlane
+from .conftest import pinned
 
-KEDA_VERSION = "v2.20.2"
+KEDA_VERSION = pinned("KEDA_VERSION")
 # KEDA's paths (config/webhooks/validation_webhooks.yaml of the module) for the kinds we render
 HOOKS = {
     "scaledobjects": "/validate-keda-sh-v1alpha1-scaledobject",

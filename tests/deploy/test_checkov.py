@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import CI_VALUES, cached_tool, render_text
+from .conftest import CI_VALUES, cached_tool, pinned, render_text
 
-CHECKOV_VERSION = "3.3.30"
+CHECKOV_VERSION = pinned("CHECKOV_VERSION")
 
 
 @dataclass(frozen=True, slots=True)

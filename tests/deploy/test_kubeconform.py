@@ -29,9 +29,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from .conftest import CI_VALUES, by_kind, cached_tool, ci_id, crd_dir, render, render_text
+from .conftest import CI_VALUES, by_kind, cached_tool, ci_id, crd_dir, pinned, render, render_text
 
-KUBECONFORM_VERSION = "v0.8.0"
+KUBECONFORM_VERSION = pinned("KUBECONFORM_VERSION")
 K8S_SCHEMAS = "v1.35.0-local-strict"
 
 

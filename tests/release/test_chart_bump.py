@@ -13,7 +13,7 @@ import pytest
 
 from smartpapers.devstack.release import chart_bump_problem, last_tag, set_version
 from tests.conftest import REPO
-from tests.deploy.conftest import cache_dir, cached_tool
+from tests.deploy.conftest import cache_dir, cached_tool, pinned
 from tests.release.conftest import git
 
 TEMPLATE = "deploy/helm/smartpapers/templates/configmap.yaml"
@@ -59,7 +59,10 @@ def test_before_the_first_tag_there_is_nothing_to_compare(versioned_copy: Path) 
 
 def chart_testing_lint(repo: Path) -> subprocess.CompletedProcess[str]:
     """``ct lint`` with the project's ct.yaml, against the repository's origin/main."""
-    ct = cached_tool("ct", pinned="v3.14.0", version_args=["version"], version_ok="Version:")
+    version = pinned("CHART_TESTING_VERSION")
+    ct = cached_tool(
+        "ct", pinned=version, version_args=["version"], version_ok=f"Version:\t {version}"
+    )
     env = {**os.environ, "PATH": f"{cache_dir() / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run(
         [ct, "lint", "--config", str(REPO / "deploy/helm/ct.yaml")],

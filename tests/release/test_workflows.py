@@ -14,15 +14,16 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.deploy.conftest import cached_tool
+from tests.deploy.conftest import cached_tool, pinned
 
 WORKFLOWS = REPO / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
 def actionlint(*files: Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    version = pinned("ACTIONLINT_VERSION")
     binary = cached_tool(
-        "actionlint", pinned="v1.7.12", version_args=["-version"], version_ok="v1.7.12"
+        "actionlint", pinned=version, version_args=["-version"], version_ok=version
     )
     if shutil.which("shellcheck") is None:
         pytest.fail(
