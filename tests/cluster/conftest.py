@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pymongo
 import pytest
 
-from smartpapers.common.errors import QueueUnavailableError
+from smartpapers.common.errors import QueueNotFoundError
 from smartpapers.common.queue import open_sqs_client
 from smartpapers.common.queue_admin import QueueAdmin
 from tests.cluster.kube import RELEASE, ClusterMissing, helm, kubectl, mongo_uri, node_ip
@@ -63,9 +63,7 @@ async def clean_slate(ip: str) -> None:
         for name in QUEUES:
             try:
                 url = await admin.url_of(name)
-            except QueueUnavailableError as e:  # no such queue: nothing to delete
-                if "QueueDoesNotExist" not in str(e) and "NonExistentQueue" not in str(e):
-                    raise
+            except QueueNotFoundError:  # nothing to delete
                 continue
             await admin.delete(url)
 

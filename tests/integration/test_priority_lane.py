@@ -269,3 +269,14 @@ async def test_a_priority_flood_leaves_the_normal_lane_its_share(
     while_both = [j["lane"] for j in done[: last_priority + 1]]
     normal_share = while_both.count("normal") / len(while_both)
     assert 0.12 < normal_share < 0.3, normal_share  # the rule: 1/(4 + 1) = 0.2
+
+
+def test_the_queue_tools_say_which_queue_is_missing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in stack.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SMARTPAPERS_SQS_PRIORITY_DLQ_NAME", f"{stack.queue_name}-nowhere")
+    assert queues_cli.main(["dlq-inspect", "--lane", "priority"]) == 1
+    err = capsys.readouterr().err
+    assert f"SQS queue '{stack.queue_name}-nowhere' does not exist" in err

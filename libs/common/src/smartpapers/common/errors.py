@@ -14,6 +14,7 @@ raised from a driver error keeps it as ``__cause__`` (``raise ... from e``).
     * NotFoundError — the named object does not exist, or the caller may not see it (404)
         + PaperNotFoundError
         + JobNotFoundError
+        + QueueNotFoundError — no SQS queue of that name (the queue tools)
     * ConflictError — the request contradicts the stored state (409)
         + PaperExistsError
         + IdempotencyConflictError
@@ -87,6 +88,14 @@ class JobNotFoundError(NotFoundError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id!r} not found")
         self.job_id = job_id
+
+
+class QueueNotFoundError(NotFoundError):
+    code = "queue_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"SQS queue {name!r} does not exist (smartpapers-queues create)")
+        self.name = name
 
 
 # -- conflict -------------------------------------------------------------------------------

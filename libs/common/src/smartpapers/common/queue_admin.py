@@ -7,8 +7,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from smartpapers.common.errors import QueueUnavailableError
+from smartpapers.common.errors import QueueNotFoundError, QueueUnavailableError
 from smartpapers.common.queue import SQSClient, SqsQueue, sqs_errors
+
+NO_SUCH_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+"""GetQueueUrl's codes for a missing queue (the JSON protocol's and the query protocol's)."""
+QUEUE_EXISTS = frozenset({"QueueAlreadyExists", "QueueNameExists"})
+
+
+def error_code(e: QueueUnavailableError) -> str:
+    """The SQS error code behind ``e`` ("" for a transport error)."""
+    code = getattr(e.__cause__, "response", {}).get("Error", {}).get("Code", "")
+    return str(code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +53,14 @@ class QueueAdmin:
         self._client = client
 
     async def url_of(self, name: str) -> str:
-        async with sqs_errors("GetQueueUrl"):
-            return (await self._client.get_queue_url(QueueName=name))["QueueUrl"]
+        """The queue's URL; QueueNotFoundError when there is no queue of that name."""
+        try:
+            async with sqs_errors("GetQueueUrl"):
+                return (await self._client.get_queue_url(QueueName=name))["QueueUrl"]
+        except QueueUnavailableError as e:
+            if error_code(e) in NO_SUCH_QUEUE:
+                raise QueueNotFoundError(name) from e.__cause__
+            raise
 
     async def ensure(self, name: str, attributes: dict[str, str]) -> str:
         """CreateQueue is idempotent for identical attributes; on a mismatch, update them."""
@@ -53,8 +69,7 @@ class QueueAdmin:
                 resp = await self._client.create_queue(QueueName=name, Attributes=attributes)  # type: ignore[arg-type]
             return resp["QueueUrl"]
         except QueueUnavailableError as e:
-            code = getattr(e.__cause__, "response", {}).get("Error", {}).get("Code", "")
-            if "QueueAlreadyExists" not in code and "QueueNameExists" not in code:
+            if error_code(e) not in QUEUE_EXISTS:
                 raise
         url = await self.url_of(name)
         async with sqs_errors("SetQueueAttributes"):

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from smartpapers.common.errors import QueueUnavailableError
+from smartpapers.common.errors import QueueNotFoundError, QueueUnavailableError
 from smartpapers.common.logging import configure_logging
 from smartpapers.common.models import Lane
 from smartpapers.common.queue import SqsQueue, open_sqs_client
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level=settings.log_level, fmt=settings.log_format, service="queues")
     try:
         result = asyncio.run(_run(args, settings))
-    except QueueUnavailableError as e:
+    except (QueueUnavailableError, QueueNotFoundError) as e:
         sys.stderr.write(f"smartpapers-queues: {e}\n")
         return 1
     if args.command == "create":
