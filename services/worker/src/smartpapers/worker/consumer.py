@@ -85,11 +85,6 @@ class Worker:
         CONCURRENCY_LIMIT.set(concurrency)
         INFLIGHT_LIMIT.set(self.limit.limit)
 
-    @property
-    def queue(self) -> SqsQueue:
-        """The normal lane's queue."""
-        return self.queues.normal
-
     # -- lifecycle ---------------------------------------------------------------------
 
     def stop(self) -> None:

@@ -77,8 +77,8 @@ async def create_queues(admin: QueueAdmin, settings: QueueSettings) -> LanePairs
         )
 
     return LanePairs(
-        normal=await pair(settings.sqs_queue_name, settings.sqs_dlq_name),
-        priority=await pair(settings.sqs_priority_queue_name, settings.sqs_priority_dlq_name),
+        normal=await pair(*lane_names(settings, Lane.NORMAL)),
+        priority=await pair(*lane_names(settings, Lane.PRIORITY)),
     )
 
 

@@ -19,6 +19,7 @@ import datetime
 import re
 import subprocess
 import sys
+import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,8 +163,6 @@ def release_notes(root: Path, version: str) -> str:
 
 def chart_metadata(packaged: Path) -> dict[str, str]:
     """``Chart.yaml`` of a ``helm package`` archive."""
-    import tarfile
-
     with tarfile.open(packaged) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("/Chart.yaml"))
         stream = tar.extractfile(member)
